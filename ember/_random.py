@@ -1,0 +1,3 @@
+"""Random numbers (placeholder until the generator module lands)."""
+
+__all__ = []

@@ -1,0 +1,130 @@
+"""Grad modes: whether ops record the graph. Thread-local, as in torch.
+
+`no_grad`, `enable_grad`, `set_grad_enabled` and `inference_mode` work as context managers and
+as decorators (with or without parentheses for the parameterless ones).
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from typing import Any, Callable
+
+
+class _State(threading.local):
+    enabled = True
+    inference = False
+
+
+STATE = _State()
+
+
+def is_grad_enabled() -> bool:
+    """True when new ops record the graph."""
+    return STATE.enabled
+
+
+def is_inference_mode_enabled() -> bool:
+    """True inside `inference_mode()`."""
+    return STATE.inference
+
+
+class _Mode:
+    """Base for grad-mode context managers: sets a mode on enter, restores on exit."""
+
+    _enabled = True
+    _inference = False
+
+    def __enter__(self) -> None:
+        self._prev = (STATE.enabled, STATE.inference)
+        STATE.enabled = self._enabled
+        STATE.inference = self._inference
+
+    def __exit__(self, *exc: object) -> None:
+        STATE.enabled, STATE.inference = self._prev
+
+    def __call__(self, func: Callable) -> Callable:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with self.clone():
+                return func(*args, **kwargs)
+
+        return wrapper
+
+    def clone(self) -> _Mode:
+        return self.__class__()
+
+
+class _NoParamMode(_Mode):
+    """Allows `@no_grad` as well as `@no_grad()`, as torch 2 does."""
+
+    def __new__(cls, orig_func: Callable | None = None):
+        self = super().__new__(cls)
+        if orig_func is None:
+            return self
+        return self(orig_func)
+
+
+class no_grad(_NoParamMode):
+    """Disable graph recording: results of ops inside do not require grad."""
+
+    _enabled = False
+
+    def __enter__(self) -> None:
+        self._prev = (STATE.enabled, STATE.inference)
+        STATE.enabled = False
+
+
+class enable_grad(_NoParamMode):
+    """Re-enable graph recording inside a `no_grad` block."""
+
+    def __enter__(self) -> None:
+        self._prev = (STATE.enabled, STATE.inference)
+        STATE.enabled = True
+
+
+class set_grad_enabled(_Mode):
+    """Set grad mode to `mode`: immediately when called, and restored on exit when used in `with`."""
+
+    def __init__(self, mode: bool) -> None:
+        self.mode = bool(mode)
+        self._prev = (STATE.enabled, STATE.inference)
+        STATE.enabled = self.mode
+
+    def __enter__(self) -> None:
+        STATE.enabled = self.mode
+
+    def __call__(self, func: Callable) -> Callable:
+        # Used as a decorator the constructor already flipped the mode: undo that first.
+        STATE.enabled, STATE.inference = self._prev
+        return super().__call__(func)
+
+    def clone(self) -> set_grad_enabled:
+        prev = STATE.enabled
+        out = set_grad_enabled(self.mode)
+        out._prev = (prev, STATE.inference)
+        STATE.enabled = prev
+        return out
+
+
+class inference_mode(_Mode):
+    """Like `no_grad`, for code that never needs gradients (`mode=False` is a no-op)."""
+
+    def __new__(cls, mode: bool | Callable = True):
+        self = super().__new__(cls)
+        if callable(mode):
+            self.__init__(True)
+            return self(mode)
+        return self
+
+    def __init__(self, mode: bool | Callable = True) -> None:
+        self.mode = bool(mode)
+
+    def __enter__(self) -> None:
+        self._prev = (STATE.enabled, STATE.inference)
+        if self.mode:
+            STATE.enabled = False
+            STATE.inference = True
+
+    def clone(self) -> inference_mode:
+        return inference_mode(self.mode)

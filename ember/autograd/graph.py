@@ -1,0 +1,228 @@
+"""The backward graph: `Node`, `AccumulateGrad`, and the backward walk.
+
+A node is one recorded op. `next_functions` holds one edge `(node, output_nr)` per input of
+the op (`(None, 0)` for an input that needs no gradient). Every node gets a sequence number
+when it is created; since an op's inputs exist before the op runs, ordering the reachable
+nodes by decreasing sequence number is a topological order. The walk uses that order (as
+torch's engine prefers the most recent ready node), so it is iterative and needs no
+dependency counting: a 100,000-node chain is one sort and one loop.
+"""
+
+from __future__ import annotations
+
+import itertools
+import weakref
+from operator import attrgetter
+from typing import Callable, Sequence
+
+from .grad_mode import STATE
+
+_seq = itertools.count()
+_by_seq = attrgetter("_seq")
+
+
+class Node:
+    """A backward function. Subclasses set `apply(grads) -> grads per edge`."""
+
+    __slots__ = ("next_functions", "_seq", "_pre_hooks", "_retain", "__weakref__")
+
+    def __init__(self) -> None:
+        self.next_functions: tuple = ()
+        self._seq = next(_seq)
+        self._pre_hooks = None  # {output_nr: {handle_id: hook}} from Tensor.register_hook
+        self._retain = None  # {output_nr: weakref to a tensor that retains its grad}
+
+    def name(self) -> str:
+        return type(self).__name__
+
+    def __repr__(self) -> str:
+        return f"<{self.name()} object at {hex(id(self))}>"
+
+    def _num_outputs(self) -> int:
+        return 1
+
+    def apply(self, grads: list) -> Sequence:
+        raise NotImplementedError
+
+    def _release(self) -> None:
+        """Free saved values after a backward without retain_graph (nothing saved here)."""
+
+
+class AccumulateGrad(Node):
+    """The sink for a leaf: adds the incoming gradient into `variable.grad`."""
+
+    __slots__ = ("variable",)
+
+    def __init__(self, variable) -> None:
+        super().__init__()
+        self.variable = variable
+
+    def apply(self, grads: list) -> Sequence:
+        g = grads[0]
+        leaf = self.variable
+        if leaf._hooks:
+            for hook in tuple(leaf._hooks.values()):
+                new = hook(g)
+                if new is not None:
+                    g = new
+        if g.shape != leaf.shape:
+            raise RuntimeError(
+                f"Function AccumulateGrad returned an invalid gradient at index 0 - got "
+                f"{list(g.shape)} but expected shape compatible with {list(leaf.shape)}"
+            )
+        if g.dtype is not leaf.dtype:
+            g = g.to(leaf.dtype)
+        old = leaf._grad
+        if STATE.enabled:  # create_graph: keep the gradient's own graph
+            leaf._grad = g if old is None else old + g
+        elif old is None:
+            # Own a fresh contiguous buffer: g may be shared with other gradients or a
+            # read-only broadcast view, and users zero `.grad` in place.
+            leaf._grad = type(leaf)._make(g._data.copy())
+        else:
+            old._data += g._data
+            old._vc[0] += 1
+        return ()
+
+
+def accumulator(leaf: Tensor) -> AccumulateGrad:
+    """The leaf's one AccumulateGrad node while any graph holds it (weakly cached, no cycle)."""
+    ref = leaf._acc
+    acc = ref() if ref is not None else None
+    if acc is None:
+        acc = AccumulateGrad(leaf)
+        leaf._acc = weakref.ref(acc)
+    return acc
+
+
+def stale_view_error() -> RuntimeError:
+    return RuntimeError(
+        "ember cannot differentiate through a view whose base was modified in place after the "
+        "view was taken (its recorded history no longer matches its values). Take the view "
+        "again after the in-place operation, or use out-of-place ops."
+    )
+
+
+def _hooked(node: Node, grads: list) -> list:
+    """Run tensor hooks registered on the node's outputs, then store retained grads."""
+    if node._pre_hooks:
+        for nr, hooks in node._pre_hooks.items():
+            if grads[nr] is not None:
+                for hook in tuple(hooks.values()):
+                    new = hook(grads[nr])
+                    if new is not None:
+                        grads[nr] = new
+    if node._retain:
+        for nr, ref in node._retain.items():
+            t = ref()
+            if t is not None and grads[nr] is not None:
+                g = grads[nr]
+                if t._grad is None:
+                    t._grad = g if STATE.enabled else type(t)._make(g._data.copy())
+                else:
+                    t._grad = t._grad + g
+    return grads
+
+
+def _reachable(roots: Sequence[Node]) -> list:
+    """Every node reachable from roots, most recent first (a topological order)."""
+    seen = set()
+    stack = [r for r in roots if r is not None]
+    order = []
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        order.append(node)
+        for nxt, _ in node.next_functions:
+            if nxt is not None and nxt not in seen:
+                stack.append(nxt)
+    order.sort(key=_by_seq, reverse=True)
+    return order
+
+
+def run_backward(
+    roots: Sequence[tuple],
+    grads: Sequence,
+    retain_graph: bool,
+    create_graph: bool,
+    capture: Sequence[tuple] | None = None,
+) -> list:
+    """Walk the graph from `roots` (edges `(node, output_nr)`) seeded with `grads`.
+
+    Without `capture`, gradients accumulate into the leaves (`Tensor.backward`). With
+    `capture` (the edges of `autograd.grad`'s inputs), returns the total gradient that reached
+    each captured edge, touches no `.grad`, and runs only the nodes that lead to a capture.
+    """
+    order = _reachable([node for node, _ in roots])
+    targets = leads = None
+    if capture is not None:
+        targets = {node for node, _ in capture}
+        leads = set()  # nodes with a path to a target below them
+        for node in reversed(order):  # oldest first: children before parents
+            for nxt, _ in node.next_functions:
+                if nxt in targets or nxt in leads:
+                    leads.add(node)
+                    break
+        order = [n for n in order if n in leads or n in targets]
+    buffers: dict = {}
+    for (node, nr), g in zip(roots, grads):
+        _add(buffers, node, nr, g)
+    captured = {}
+    prev = STATE.enabled
+    STATE.enabled = create_graph
+    try:
+        for node in order:
+            buf = buffers.pop(node, None)
+            if buf is None:
+                continue
+            buf = _hooked(node, buf)
+            if targets is not None and node in targets:
+                for nr, g in enumerate(buf):
+                    captured[(node, nr)] = g
+                if node not in leads:
+                    continue
+            out = node.apply(buf)
+            if not retain_graph:
+                node._release()
+            for (nxt, nr), g in zip(node.next_functions, out):
+                if nxt is not None and g is not None:
+                    _add(buffers, nxt, nr, g)
+    finally:
+        STATE.enabled = prev
+    if capture is None:
+        return []
+    return [captured.get(edge) for edge in capture]
+
+
+def _add(buffers: dict, node: Node, nr: int, g) -> None:
+    buf = buffers.get(node)
+    if buf is None:
+        buf = buffers[node] = [None] * node._num_outputs()
+    buf[nr] = g if buf[nr] is None else buf[nr] + g
+
+
+class RemovableHandle:
+    """Returned by `register_hook`; `remove()` unregisters the hook."""
+
+    _ids = itertools.count()
+
+    def __init__(self, hooks: dict) -> None:
+        self.id = next(self._ids)
+        self._hooks = hooks
+
+    def remove(self) -> None:
+        self._hooks.pop(self.id, None)
+
+    def __enter__(self) -> RemovableHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.remove()
+
+
+def add_hook(hooks: dict, fn: Callable) -> RemovableHandle:
+    handle = RemovableHandle(hooks)
+    hooks[handle.id] = fn
+    return handle

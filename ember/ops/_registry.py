@@ -1,0 +1,386 @@
+"""`defop`: declare an op once (NumPy forward + one vjp rule per input); the ONLY place nodes
+are recorded.
+
+An op is called as `op(*inputs, **params)`: positional arguments are the tensor inputs
+(Tensors or Python scalars), keyword arguments are everything else (dims, flags). The forward
+sees NumPy arrays (and raw Python scalars, which NumPy treats as weakly typed, as torch does).
+Each rule is `rule(g, out, *inputs, **params) -> gradient for its input` written with ember
+ops, so the backward pass is itself differentiable (`create_graph=True` comes for free). The
+node sums each gradient back to its input's shape and dtype; a rule of `None` means the input
+is not differentiable; an input with no rule raises when a graph needs it, never silent zeros.
+"""
+
+from __future__ import annotations
+
+import dis
+import re
+import types
+from typing import Callable
+
+import numpy as np
+
+from .. import _dtype
+from .._tensor import Tensor
+from ..autograd.grad_mode import STATE
+from ..autograd.graph import Node, accumulator, stale_view_error
+
+_FREED = (
+    "Trying to backward through the graph a second time (or directly access saved tensors after "
+    "they have already been freed). Saved intermediate values of the graph are freed when you "
+    "call .backward() or autograd.grad(). Specify retain_graph=True if you need to backward "
+    "through the graph a second time or if you need to access saved tensors after calling "
+    "backward."
+)
+
+
+class Op:
+    """A differentiable operation: a NumPy forward plus its derivative rules."""
+
+    def __init__(self, fwd: Callable, node: str | None, promote: bool, float_op: bool, nout: int):
+        self.fwd = fwd
+        self.__name__ = fwd.__name__
+        self.__qualname__ = fwd.__qualname__
+        self.__doc__ = fwd.__doc__
+        self.__wrapped__ = fwd
+        self.promote = promote  # cast inputs to torch's common dtype first
+        self.float_op = float_op  # integer inputs compute in the default float dtype
+        self.nout = nout
+        self.vjps: tuple = ()
+        self.uses_out = False
+        self.node_cls = None
+        if node is not None:
+            name = node if re.search(r"Backward\d+$", node) else node + "Backward0"
+            self.node_cls = type(name, (OpNode,), {"__slots__": (), "_op": self})
+
+    def defvjp(self, *rules: Callable | None) -> Op:
+        """One rule per tensor input, in order; `None` marks a non-differentiable input."""
+        self.vjps = rules
+        self.uses_out = any(r is not None and _reads(r, 1) for r in rules)
+        return self
+
+    def __get__(self, obj: object, cls: type | None = None):
+        return self if obj is None else types.MethodType(self, obj)
+
+    def __repr__(self) -> str:
+        return f"<ember op {self.__name__}>"
+
+    def __call__(self, *inputs, **params):
+        datas = [x._data if isinstance(x, Tensor) else x for x in inputs]
+        if self.promote or self.float_op:
+            dt = _common_dtype(inputs) if self.promote else inputs[0].dtype
+            if self.float_op and dt._cat < 2:
+                dt = _dtype.get_default_dtype()
+            _cast_inputs(datas, dt)
+        out = self.fwd(*datas, **params)
+        if self.nout != 1:
+            outs = [o if type(o) is np.ndarray else np.asarray(o) for o in out]
+            return self._wrap_many(inputs, outs, params)
+        if type(out) is not np.ndarray:
+            out = np.asarray(out)
+        if (self.promote or self.float_op) and out.dtype != dt.np:
+            out = out.astype(dt.np)
+        t = Tensor._make(out)
+        if STATE.enabled and self.node_cls is not None:
+            node = self._record(inputs, params)
+            if node is not None:
+                t._requires_grad = True
+                t._grad_fn = node
+                if self.uses_out:
+                    node._out = out
+                    node._outv = (t._vc, 0)
+        return t
+
+    def _wrap_many(self, inputs: tuple, outs: list, params: dict) -> tuple:
+        ts = tuple(Tensor._make(o) for o in outs)
+        if STATE.enabled and self.node_cls is not None:
+            node = self._record(inputs, params)
+            if node is not None:
+                for nr, t in enumerate(ts):
+                    if t.dtype._cat >= 2:  # integer outputs (indices) never require grad
+                        t._requires_grad = True
+                        t._grad_fn = node
+                        t._output_nr = nr
+                node._num = len(ts)
+                if self.uses_out:
+                    node._out = tuple(outs)
+                    node._outv = tuple((t._vc, 0) for t in ts)
+        return ts
+
+    def _record(self, inputs: tuple, params: dict):
+        """Make the node if any input requires grad; edges before the node (sequence order)."""
+        edges = []
+        any_grad = False
+        for x in inputs:
+            if isinstance(x, Tensor) and x._requires_grad:
+                any_grad = True
+                fn = x._grad_fn
+                if fn is None:
+                    edges.append((accumulator(x), 0))
+                else:
+                    if x._base is not None and x._base._grad_fn is not x._base_fn:
+                        raise stale_view_error()
+                    edges.append((fn, x._output_nr))
+            else:
+                edges.append((None, 0))
+        if not any_grad:
+            return None
+        node = self.node_cls()
+        node.next_functions = tuple(edges)
+        node._inputs = inputs
+        node._versions = [x._vc[0] if isinstance(x, Tensor) else 0 for x in inputs]
+        node._params = params
+        return node
+
+
+def _reads(rule: Callable, index: int) -> bool:
+    """Does the rule read its positional parameter number `index` (e.g. `out`)?"""
+    code = rule.__code__
+    if code.co_argcount <= index:
+        return False
+    name = code.co_varnames[index]
+    if name in code.co_cellvars:
+        return True
+    return any(i.opname.startswith("LOAD_FAST") and i.argval == name for i in dis.get_instructions(code))
+
+
+def defop(
+    node: str | None = None,
+    *,
+    promote: bool = False,
+    float_op: bool = False,
+    nout: int = 1,
+) -> Callable[[Callable], Op]:
+    """Decorator: turn a NumPy forward into an Op whose grad_fn prints as `<node>Backward0`.
+
+    `node=None` makes a non-differentiable op (comparisons, argmax): it never records a node.
+    `nout=0` declares a forward returning a tuple of outputs (split, max with dim).
+    """
+    return lambda fwd: Op(fwd, node, promote, float_op, nout)
+
+
+def _common_dtype(inputs: tuple) -> _dtype.dtype:
+    a = inputs[0]
+    if len(inputs) == 2 and isinstance(a, Tensor):
+        b = inputs[1]
+        if isinstance(b, Tensor):
+            if b._data.dtype == a._data.dtype:
+                return a.dtype
+        elif isinstance(b, (int, float)) and a.dtype._cat >= (2 if isinstance(b, float) else 1):
+            return a.dtype
+    return _dtype.result_type(*inputs)
+
+
+def _cast_inputs(datas: list, dt: _dtype.dtype) -> None:
+    want = dt.np
+    for i, a in enumerate(datas):
+        if type(a) is np.ndarray:
+            if a.dtype != want:
+                datas[i] = a.astype(want)
+        elif dt._cat < 2 and isinstance(a, int):
+            # torch wraps out-of-range integers into the tensor's dtype; NumPy would raise.
+            datas[i] = np.array(a, dtype=np.int64).astype(want)
+
+
+class OpNode(Node):
+    """A recorded call of an Op: its inputs, params and (if a rule reads it) its output."""
+
+    __slots__ = ("_inputs", "_versions", "_params", "_out", "_outv", "_num")
+
+    _op: Op
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._out = self._outv = None
+        self._num = 1
+
+    def _num_outputs(self) -> int:
+        return self._num
+
+    def apply(self, grads: list) -> list:
+        op = self._op
+        g = grads[0] if op.nout == 1 else tuple(grads)
+        inputs = self._saved_inputs()
+        out = self._saved_out() if op.uses_out else None
+        result = []
+        for i, (nxt, _) in enumerate(self.next_functions):
+            if nxt is None:
+                result.append(None)
+                continue
+            rule = op.vjps[i] if i < len(op.vjps) else None
+            if rule is None:
+                raise RuntimeError(
+                    f"the derivative for '{op.__name__}' with respect to input {i} is not "
+                    f"implemented ({self.name()})"
+                )
+            gx = rule(g, out, *inputs, **self._params)
+            if gx is not None:
+                x = inputs[i]
+                if gx.shape != x.shape:
+                    from .shape import sum_to_size
+
+                    gx = sum_to_size(gx, x.shape)
+                if gx.dtype is not x.dtype:
+                    gx = gx.real.to(x.dtype) if gx.dtype.is_complex and not x.dtype.is_complex else gx.to(x.dtype)
+            result.append(gx)
+        return result
+
+    def _saved_inputs(self) -> tuple:
+        xs = self._inputs
+        if xs is None:
+            raise RuntimeError(_FREED)
+        out = list(xs)
+        for i, x in enumerate(xs):
+            if isinstance(x, Tensor) and x._vc[0] != self._versions[i]:
+                out[i] = SavedUnavailable(x, _modified_message(x, self._versions[i]))
+        return tuple(out)
+
+    def _saved_out(self):
+        if self._out is None:
+            raise RuntimeError(_FREED)
+        if self._num == 1:
+            return self._unpack(self._out, self._outv, 0)
+        return tuple(self._unpack(o, v, nr) for nr, (o, v) in enumerate(zip(self._out, self._outv)))
+
+    def _unpack(self, arr: np.ndarray, version: tuple, nr: int) -> Tensor:
+        t = Tensor._make(arr)
+        if arr.dtype.kind in "fc":
+            t._requires_grad = True
+            t._grad_fn = self
+            t._output_nr = nr
+        vc, v = version
+        if vc[0] != v:
+            return SavedUnavailable(t, _modified_message(t, v, vc[0]))
+        return t
+
+    def _release(self) -> None:
+        if self._inputs is not None and not isinstance(self._inputs[0], SavedUnavailable):
+            self._inputs = tuple(
+                SavedUnavailable(x, _FREED) if isinstance(x, Tensor) else x for x in self._inputs
+            )
+            self._out = None if self._out is None else ()
+
+
+class SavedUnavailable(Tensor):
+    """Stands in for a saved tensor that was freed or modified in place: its shape and dtype
+    stay readable (rules that only need sizes still work, as in torch), its values raise."""
+
+    __slots__ = ("_shape", "_dt", "_msg")
+
+    def __new__(cls, x: Tensor, msg: str):
+        self = object.__new__(cls)
+        self._shape, self._dt, self._msg = x.shape, x.dtype, msg
+        self._requires_grad, self._grad_fn, self._output_nr = x._requires_grad, x._grad_fn, 0
+        self._vc = [0]
+        return self
+
+    @property
+    def _data(self):
+        raise RuntimeError(self._msg)
+
+    shape = property(lambda self: self._shape)
+    dtype = property(lambda self: self._dt)
+    ndim = property(lambda self: len(self._shape))
+
+    def numel(self) -> int:
+        return int(np.prod(self._shape))
+
+
+_TYPE_NAMES = {
+    "float32": "FloatTensor",
+    "float64": "DoubleTensor",
+    "float16": "HalfTensor",
+    "int64": "LongTensor",
+    "int32": "IntTensor",
+    "int16": "ShortTensor",
+    "int8": "CharTensor",
+    "uint8": "ByteTensor",
+    "bool": "BoolTensor",
+    "complex64": "ComplexFloatTensor",
+    "complex128": "ComplexDoubleTensor",
+}
+
+
+def type_name(t: Tensor) -> str:
+    """torch's legacy type name, as errors print it: `ember.FloatTensor`."""
+    return "ember." + _TYPE_NAMES[t.dtype.name]
+
+
+def _modified_message(t: Tensor, expected: int, current: int | None = None) -> str:
+    current = t._vc[0] if current is None else current
+    what = f"[{type_name(t)} [{', '.join(map(str, t.shape))}]]"
+    if t._grad_fn is not None:
+        producer = re.sub(r"Backward\d+$", "", t._grad_fn.name())
+        what += f", which is output {t._output_nr} of {producer},"
+    return (
+        "one of the variables needed for gradient computation has been modified by an inplace "
+        f"operation: {what} is at version {current}; expected version {expected} instead. Hint: "
+        "enable anomaly detection to find the operation that failed to compute its gradient, "
+        "with torch.autograd.set_detect_anomaly(True, check_nan=False)."
+    )
+
+
+def apply_inplace(op: Op, self: Tensor, *others, **params) -> Tensor:
+    """Run `op(self, *others)` and write the result into `self`, as torch's `op_` does.
+
+    When the graph is recorded, the node takes the old value of `self` (a copy) as its input
+    and becomes `self.grad_fn`; the version counter (shared with views) is bumped so that
+    nodes which saved the old value detect the change.
+    """
+    recording = STATE.enabled and (
+        self._requires_grad or any(isinstance(o, Tensor) and o._requires_grad for o in others)
+    )
+    if recording:
+        if self._requires_grad and self._grad_fn is None:
+            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+        if self._base is not None:
+            if self._base._requires_grad and self._base._grad_fn is None:
+                raise RuntimeError(
+                    "a view of a leaf Variable that requires grad is being used in an in-place operation."
+                )
+            raise NotImplementedError(
+                "ember cannot yet differentiate an in-place operation on a view of a tensor in "
+                "the graph; apply the op out of place (e.g. `x = x.mul(2)`) or clone() first."
+            )
+        old = Tensor._make(self._data.copy())
+        old._requires_grad, old._grad_fn, old._output_nr = (
+            self._requires_grad,
+            self._grad_fn,
+            self._output_nr,
+        )
+        r = op(old, *others, **params)
+    else:
+        r = op(self, *others, **params)
+    if r.dtype._cat > self.dtype._cat:
+        raise RuntimeError(
+            f"result type {_scalar_name(r.dtype)} can't be cast to the desired output type "
+            f"{_scalar_name(self.dtype)}"
+        )
+    if r._data.shape != self._data.shape:
+        raise RuntimeError(
+            f"output with shape {list(self.shape)} doesn't match the broadcast shape {list(r.shape)}"
+        )
+    np.copyto(self._data, r._data, casting="unsafe")
+    self._vc[0] += 1
+    if recording:
+        self._grad_fn, self._output_nr, self._requires_grad = r._grad_fn, 0, True
+        node = r._grad_fn
+        if node._outv is not None:
+            node._out = self._data
+            node._outv = (self._vc, self._vc[0])
+    return self
+
+
+def _scalar_name(d: _dtype.dtype) -> str:
+    return {
+        "float32": "Float",
+        "float64": "Double",
+        "float16": "Half",
+        "int64": "Long",
+        "int32": "Int",
+        "int16": "Short",
+        "int8": "Char",
+        "uint8": "Byte",
+        "bool": "Bool",
+        "complex64": "ComplexFloat",
+        "complex128": "ComplexDouble",
+    }[d.name]

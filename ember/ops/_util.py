@@ -1,0 +1,45 @@
+"""Argument normalisation shared by the ops modules: dims, shapes, scalars, with torch's errors."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from .._tensor import Tensor
+
+
+def wrap_dim(dim: int, ndim: int) -> int:
+    """A possibly negative dim as a non-negative one; IndexError in torch's words when out of range."""
+    lo, hi = (-1, 0) if ndim == 0 else (-ndim, ndim - 1)
+    if not lo <= dim <= hi:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{lo}, {hi}], but got {dim})")
+    return dim % ndim if ndim else 0
+
+
+def wrap_dims(dim: int | Sequence[int] | None, ndim: int) -> tuple | None:
+    """Normalise `dim` (int, tuple or None for all) to a sorted tuple of non-negative dims."""
+    if dim is None:
+        return None
+    if isinstance(dim, (int, np.integer)):
+        return (wrap_dim(int(dim), ndim),)
+    out = tuple(wrap_dim(int(d), ndim) for d in dim)
+    if len(set(out)) != len(out):
+        raise RuntimeError(f"dim {out[0]} appears multiple times in the list of dims")
+    return tuple(sorted(out))
+
+
+def shape_args(args: Sequence[Any]) -> tuple:
+    """`f(2, 3)`, `f((2, 3))`, `f([2, 3])` and `f(ember.Size(...))` all mean shape (2, 3)."""
+    if len(args) == 1 and isinstance(args[0], (tuple, list)):
+        args = args[0]
+    return tuple(int(a) for a in args)
+
+
+def as_tensor_like(value: Any, like: Tensor) -> Tensor:
+    """A Python scalar as a 0-d tensor of torch's result dtype for `value op like`."""
+    if isinstance(value, Tensor):
+        return value
+    from .. import _dtype
+
+    return Tensor._make(np.asarray(value, dtype=_dtype.result_type(value, like).np))
