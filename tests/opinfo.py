@@ -41,6 +41,8 @@ class OpInfo:
     - `covers`: registry op names (Op.__name__, e.g. "_add") this entry exercises; computed by
       tracing when empty, listed only to document.
     - `float32`: also run the forward in float32 and compare dtype/values with torch.
+    - `grad_fn_name`: compare `type(out.grad_fn).__name__` with torch's (off only where ember
+      records one node for what torch decomposes into several; say so in a comment).
     """
 
     name: str
@@ -54,6 +56,7 @@ class OpInfo:
     atol: float = 1e-7
     rtol: float = 1e-7
     covers: tuple = ()
+    grad_fn_name: bool = True
 
     @property
     def id(self) -> str:

@@ -62,8 +62,6 @@ def _make_grads(outputs: tuple, grads: tuple) -> list:
     """The seed gradient of each output: ones for scalars, else the given tensor, cast."""
     from .. import ones_like
 
-    if len(grads) != len(outputs):
-        raise RuntimeError(f"got {len(outputs)} tensors and {len(grads)} gradients")
     out = []
     for i, (t, g) in enumerate(zip(outputs, grads)):
         if g is None:
@@ -86,6 +84,8 @@ def _make_grads(outputs: tuple, grads: tuple) -> list:
             if g.dtype is not t.dtype:
                 g = g.to(t.dtype)
         out.append(g)
+    if len(grads) != len(outputs):
+        raise RuntimeError(f"got {len(outputs)} tensors and {len(grads)} gradients")
     return out
 
 

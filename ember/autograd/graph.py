@@ -36,7 +36,7 @@ class Node:
         return type(self).__name__
 
     def __repr__(self) -> str:
-        return f"<{self.name()} object at {hex(id(self))}>"
+        return f"<{type(self).__name__} object at {hex(id(self))}>"
 
     def _num_outputs(self) -> int:
         return 1
@@ -56,6 +56,9 @@ class AccumulateGrad(Node):
     def __init__(self, variable) -> None:
         super().__init__()
         self.variable = variable
+
+    def name(self) -> str:
+        return "ember::autograd::AccumulateGrad"  # torch: torch::autograd::AccumulateGrad
 
     def apply(self, grads: list) -> Sequence:
         g = grads[0]

@@ -71,7 +71,10 @@ class Op:
             if self.float_op and dt._cat < 2:
                 dt = _dtype.get_default_dtype()
             _cast_inputs(datas, dt)
-        out = self.fwd(*datas, **params)
+        try:
+            out = self.fwd(*datas, **params)
+        except ValueError as e:
+            raise _broadcast_error(datas) or e
         if self.nout != 1:
             outs = [o if type(o) is np.ndarray else np.asarray(o) for o in out]
             return self._wrap_many(inputs, outs, params)
@@ -179,6 +182,25 @@ def _cast_inputs(datas: list, dt: _dtype.dtype) -> None:
         elif dt._cat < 2 and isinstance(a, int):
             # torch wraps out-of-range integers into the tensor's dtype; NumPy would raise.
             datas[i] = np.array(a, dtype=np.int64).astype(want)
+
+
+def _broadcast_error(datas: list) -> RuntimeError | None:
+    """torch's message for the first pair of shapes (left to right) that do not broadcast."""
+    shapes = [a.shape for a in datas if isinstance(a, np.ndarray)]
+    if len(shapes) < 2:
+        return None
+    a = shapes[0]
+    for b in shapes[1:]:
+        n = max(len(a), len(b))
+        pa, pb = (1,) * (n - len(a)) + a, (1,) * (n - len(b)) + b
+        for d in range(n - 1, -1, -1):
+            if pa[d] != pb[d] and 1 not in (pa[d], pb[d]):
+                return RuntimeError(
+                    f"The size of tensor a ({pa[d]}) must match the size of tensor b ({pb[d]}) "
+                    f"at non-singleton dimension {d}"
+                )
+        a = tuple(max(x, y) for x, y in zip(pa, pb))
+    return None
 
 
 class OpNode(Node):
