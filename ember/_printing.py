@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import contextlib
 import math
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
 from . import _dtype
 
-__all__ = ["set_printoptions", "get_printoptions"]
+__all__ = ["get_printoptions", "set_printoptions"]
 
 _DEFAULTS = {"precision": 4, "threshold": 1000, "edgeitems": 3, "linewidth": 80}
 _PROFILES = {
@@ -52,9 +53,11 @@ def set_printoptions(
     overwritten, so leaving it out restores automatic choice of scientific notation."""
     if profile in _PROFILES:
         _OPTS.update(_PROFILES[profile])
-    given = {"precision": precision, "threshold": threshold, "edgeitems": edgeitems}
-    given["linewidth"] = linewidth
-    _OPTS.update({k: v for k, v in given.items() if v is not None})
+    given = zip(
+        ("precision", "threshold", "edgeitems", "linewidth"),
+        (precision, threshold, edgeitems, linewidth),
+    )
+    _OPTS.update({k: v for k, v in given if v is not None})
     _OPTS["sci_mode"] = sci_mode
 
 
@@ -79,7 +82,7 @@ def _format_cells(values: np.ndarray, floating: bool) -> tuple[list[str], int]:
     items = values.tolist()
     if not floating:  # integers and bools print as Python prints them
         strs = [str(v) for v in items]
-        return strs, max(1, max(map(len, strs), default=1))
+        return strs, max(map(len, strs), default=1)
     precision = _OPTS["precision"]
     mask = np.isfinite(values) & (values != 0)
     nonzero = values[mask]
@@ -101,7 +104,7 @@ def _format_cells(values: np.ndarray, floating: bool) -> tuple[list[str], int]:
         spec = f".{precision}f"
         strs = [format(v, spec) for v in items]
     width = max((len(s) for s, ok in zip(strs, mask.tolist()) if ok), default=1)
-    return strs, max(1, width)
+    return strs, width
 
 
 def _int_str(v: float) -> str:
@@ -115,17 +118,16 @@ def _cells(shown: np.ndarray, dt: _dtype.dtype) -> tuple[list[str], int]:
     if dt.is_complex:
         re, w1 = _format_cells(shown.real, True)
         im, w2 = _format_cells(shown.imag, True)
-        # Matches torch: the imaginary part loses its padding and gains '+' unless signed.
-        out = [
-            r.rjust(w1) + (i + "j" if i[0] in "+-" else "+" + i + "j") for r, i in zip(re, im)
-        ]
+        # Matches torch: the imaginary part is not padded, and gains '+' unless negative.
+        out = [r.rjust(w1) + ("" if i[0] == "-" else "+") + i + "j" for r, i in zip(re, im)]
         return out, w1 + 2 + w2 + 1
     strs, width = _format_cells(shown, dt.is_floating_point)
     return [s.rjust(width) for s in strs], width + 2
 
 
-def _nest(cells: list[str], start: int, shape: tuple, elided: list[bool], indent: int,
-          cell_len: int) -> str:
+def _nest(
+    cells: list[str], start: int, shape: tuple, elided: list[bool], indent: int, cell_len: int
+) -> str:
     """The bracketed text of the block of `cells` starting at `start` with `shape`."""
     edge = _OPTS["edgeitems"]
     if len(shape) == 1:
@@ -198,7 +200,9 @@ def tensor_repr(t: Any, tensor_contents: str | None = None) -> str:
     else:
         if not _OPTS["edgeitems"]:
             suffixes.append(f"size={data.shape}")
-        implicit = (default, default.to_complex, _dtype.int64, _dtype.bool_)
+        # Matches torch: the default complex dtype is complex128 only for a float64 default.
+        complex_default = _dtype.complex128 if default is _dtype.float64 else _dtype.complex64
+        implicit = (default, complex_default, _dtype.int64, _dtype.bool_)
         if dt not in implicit:
             suffixes.append(f"dtype={dt!r}")
         text = _tensor_str(data, dt, indent) if tensor_contents is None else tensor_contents
