@@ -51,6 +51,14 @@ _NON_LEAF_GRAD = (
 )
 
 
+_T_DEPRECATED = (
+    "The use of `x.T` on tensors of dimension other than 2 to reverse their shape is deprecated "
+    "and it will throw an error in a future release. Consider `x.mT` to transpose batches of "
+    "matrices or `x.permute(*torch.arange(x.ndim - 1, -1, -1))` to reverse the dimensions of a "
+    "tensor."
+)
+
+
 class Tensor:
     """A multi-dimensional array that can record the operations applied to it."""
 
@@ -561,6 +569,8 @@ class Tensor:
 
     @property
     def T(self) -> Tensor:
+        if self.ndim not in (0, 2):
+            warnings.warn(_T_DEPRECATED, UserWarning, stacklevel=2)
         return _ops.permute(self, tuple(range(self.ndim - 1, -1, -1)))
 
     @property

@@ -20,7 +20,7 @@ from typing import Callable
 import numpy as np
 
 from .. import _dtype
-from .._tensor import Tensor
+from .._tensor import Size, Tensor
 from ..autograd.grad_mode import STATE
 from ..autograd.graph import Node, accumulator, stale_view_error
 
@@ -248,12 +248,12 @@ class OpNode(Node):
 
     def _saved_inputs(self) -> tuple:
         xs = self._inputs
-        if xs is None:
-            raise RuntimeError(_FREED)
+        if type(xs) is _Released:
+            return tuple(SavedUnavailable(*m, _FREED) if type(m) is tuple else m for m in xs.meta)
         out = list(xs)
         for i, x in enumerate(xs):
             if isinstance(x, Tensor) and x._vc[0] != self._versions[i]:
-                out[i] = SavedUnavailable(x, _modified_message(x, self._versions[i]))
+                out[i] = SavedUnavailable(x.shape, x.dtype, _modified_message(x, self._versions[i]))
         return tuple(out)
 
     def _saved_out(self):
@@ -271,15 +271,26 @@ class OpNode(Node):
             t._output_nr = nr
         vc, v = version
         if vc[0] != v:
-            return SavedUnavailable(t, _modified_message(t, v, vc[0]))
+            return SavedUnavailable(t.shape, t.dtype, _modified_message(t, v, vc[0]))
         return t
 
     def _release(self) -> None:
-        if self._inputs is not None and not isinstance(self._inputs[0], SavedUnavailable):
-            self._inputs = tuple(
-                SavedUnavailable(x, _FREED) if isinstance(x, Tensor) else x for x in self._inputs
+        # Keep only what rules may read without values (shapes, dtypes, non-tensor inputs).
+        xs = self._inputs
+        if type(xs) is not _Released:
+            self._inputs = _Released(
+                [(x._data.shape, x._data.dtype) if isinstance(x, Tensor) else x for x in xs]
             )
-            self._out = None if self._out is None else ()
+            self._out = None
+
+
+class _Released:
+    """A node's inputs after backward freed them: (shape, NumPy dtype) per tensor input."""
+
+    __slots__ = ("meta",)
+
+    def __init__(self, meta: list) -> None:
+        self.meta = meta
 
 
 class SavedUnavailable(Tensor):
@@ -288,10 +299,10 @@ class SavedUnavailable(Tensor):
 
     __slots__ = ("_shape", "_dt", "_msg")
 
-    def __new__(cls, x: Tensor, msg: str):
+    def __new__(cls, shape: tuple, dtype, msg: str):
         self = object.__new__(cls)
-        self._shape, self._dt, self._msg = x.shape, x.dtype, msg
-        self._requires_grad, self._grad_fn, self._output_nr = x._requires_grad, x._grad_fn, 0
+        self._shape, self._dt, self._msg = Size(shape), _dtype.to_dtype(dtype), msg
+        self._requires_grad, self._grad_fn, self._output_nr = False, None, 0
         self._vc = [0]
         return self
 
@@ -376,6 +387,11 @@ def apply_inplace(op: Op, self: Tensor, *others, **params) -> Tensor:
         raise RuntimeError(
             f"result type {_scalar_name(r.dtype)} can't be cast to the desired output type "
             f"{_scalar_name(self.dtype)}"
+        )
+    if not self._data.flags.writeable:
+        raise RuntimeError(
+            "unsupported operation: more than one element of the written-to tensor refers to a "
+            "single memory location. Please clone() the tensor before performing the operation."
         )
     if r._data.shape != self._data.shape:
         raise RuntimeError(
