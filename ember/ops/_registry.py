@@ -15,7 +15,7 @@ from __future__ import annotations
 import dis
 import re
 import types
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -46,6 +46,7 @@ class Op:
         self.float_op = float_op  # integer inputs compute in the default float dtype
         self.nout = nout
         self.vjps: tuple = ()
+        self.each: Callable | None = None  # rule factory for ops over any number of inputs
         self.uses_out = False
         self.node_cls = None
         if node is not None:
@@ -56,6 +57,12 @@ class Op:
         """One rule per tensor input, in order; `None` marks a non-differentiable input."""
         self.vjps = rules
         self.uses_out = any(r is not None and _reads(r, 1) for r in rules)
+        return self
+
+    def defvjp_each(self, make_rule: Callable[[int], Callable]) -> Op:
+        """For ops over any number of tensors (cat, stack): `make_rule(i)` is input i's rule."""
+        self.each = make_rule
+        self.uses_out = _reads(make_rule(0), 1)
         return self
 
     def __get__(self, obj: object, cls: type | None = None):
@@ -206,7 +213,7 @@ def _broadcast_error(datas: list) -> RuntimeError | None:
 class OpNode(Node):
     """A recorded call of an Op: its inputs, params and (if a rule reads it) its output."""
 
-    __slots__ = ("_inputs", "_versions", "_params", "_out", "_outv", "_num")
+    __slots__ = ("_inputs", "_num", "_out", "_outv", "_params", "_versions")
 
     _op: Op
 
@@ -228,7 +235,7 @@ class OpNode(Node):
             if nxt is None:
                 result.append(None)
                 continue
-            rule = op.vjps[i] if i < len(op.vjps) else None
+            rule = op.vjps[i] if i < len(op.vjps) else op.each(i) if op.each else None
             if rule is None:
                 raise RuntimeError(
                     f"the derivative for '{op.__name__}' with respect to input {i} is not "
@@ -297,7 +304,7 @@ class SavedUnavailable(Tensor):
     """Stands in for a saved tensor that was freed or modified in place: its shape and dtype
     stay readable (rules that only need sizes still work, as in torch), its values raise."""
 
-    __slots__ = ("_shape", "_dt", "_msg")
+    __slots__ = ("_dt", "_msg", "_shape")
 
     def __new__(cls, shape: tuple, dtype, msg: str):
         self = object.__new__(cls)

@@ -10,8 +10,7 @@ Every rule is written with the ops of this module, so gradients of gradients com
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -103,27 +102,6 @@ def _wrap_dim_nonscalar(dim: int, ndim: int) -> int:
     if ndim == 0:
         raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
     return wrap_dim(dim, ndim)
-
-
-class _EachInput:
-    """The vjp rules of an op taking any number of tensors (cat, stack): rule i made on demand.
-
-    The registry looks rules up as `op.vjps[i]` for `i < len(op.vjps)`; this stands in for an
-    unbounded tuple of rules.
-    """
-
-    def __init__(self, make: Callable[[int], Callable]) -> None:
-        self.make = make
-
-    def __len__(self) -> int:
-        return sys.maxsize
-
-    def __getitem__(self, i: int) -> Callable:
-        return self.make(i)
-
-    def __iter__(self) -> Iterator[Callable]:
-        """One representative rule (they differ only in their index), never an endless walk."""
-        return iter((self.make(0),))
 
 
 # ---- sum_to_size / expand: the engine un-broadcasts gradients with these ----------------------
@@ -651,7 +629,7 @@ def _cat_vjp(i: int) -> Callable:
     return rule
 
 
-_cat.vjps = _EachInput(_cat_vjp)
+_cat.defvjp_each(_cat_vjp)
 
 
 def cat(tensors: Sequence[Tensor], dim: int = 0, *, axis: int | None = None) -> Tensor:
@@ -692,7 +670,7 @@ def _stack(*xs, dim):
     return _contiguous(np.stack(xs, axis=dim))
 
 
-_stack.vjps = _EachInput(lambda i: lambda g, out, *xs, dim: select(g, dim, i))
+_stack.defvjp_each(lambda i: lambda g, out, *xs, dim: select(g, dim, i))
 
 
 def stack(tensors: Sequence[Tensor], dim: int = 0, *, axis: int | None = None) -> Tensor:
