@@ -8,6 +8,7 @@ also Tensor methods.
 from . import indexing, linalg, pointwise, reduction, shape
 from ._util import as_tensor_like, wrap_dim
 from .indexing import *  # noqa: F403
+from .indexing import getitem, setitem
 from .linalg import *  # noqa: F403
 from .pointwise import *  # noqa: F403
 from .reduction import *  # noqa: F403
