@@ -14,7 +14,7 @@ import numpy as np
 class dtype:
     """A tensor element type, printed as `ember.float32` (torch prints `torch.float32`)."""
 
-    __slots__ = ("name", "np", "is_floating_point", "is_complex", "is_signed", "itemsize", "_cat")
+    __slots__ = ("_cat", "is_complex", "is_floating_point", "is_signed", "itemsize", "name", "np")
 
     def __init__(self, name: str, np_dtype: type, category: int) -> None:
         self.name = name
@@ -31,13 +31,18 @@ class dtype:
     def __reduce__(self):
         return (_by_name, (self.name,))
 
-    @property
     def to_real(self) -> dtype:
+        """The real counterpart of a complex dtype; any other dtype is returned unchanged."""
         return {complex64: float32, complex128: float64}.get(self, self)
 
-    @property
     def to_complex(self) -> dtype:
-        return {float32: complex64, float64: complex128, float16: complex64}.get(self, self)
+        """The complex counterpart of a floating dtype; a complex dtype is returned unchanged.
+
+        Matches torch, except that float16 maps to complex64: ember has no complex32.
+        """
+        if self._cat < 2:
+            raise RuntimeError(f"Unknown Complex ScalarType for {SCALAR_NAMES[self.name]}")
+        return {float16: complex64, float32: complex64, float64: complex128}.get(self, self)
 
 
 bool_ = dtype("bool", np.bool_, 0)
@@ -66,6 +71,20 @@ ALIASES = {
     "cfloat": complex64,
     "cdouble": complex128,
 }
+# c10's ScalarType names, which torch's error messages use ("not implemented for 'Long'").
+SCALAR_NAMES = {
+    "bool": "Bool",
+    "uint8": "Byte",
+    "int8": "Char",
+    "int16": "Short",
+    "int32": "Int",
+    "int64": "Long",
+    "float16": "Half",
+    "float32": "Float",
+    "float64": "Double",
+    "complex64": "ComplexFloat",
+    "complex128": "ComplexDouble",
+}
 
 
 def _by_name(name: str) -> dtype:
@@ -74,14 +93,21 @@ def _by_name(name: str) -> dtype:
 
 def from_numpy_dtype(np_dtype: np.dtype) -> dtype:
     """The ember dtype of a NumPy dtype; raises TypeError as torch does for unsupported ones."""
-    try:
-        return _FROM_NP[np.dtype(np_dtype)]
-    except (KeyError, TypeError):
+    nd = np.dtype(np_dtype)
+    found = _FROM_NP.get(nd)
+    if found is not None:
+        return found
+    if nd.kind == "u":
+        # torch has uint16/32/64 tensors; ember does not, so say so instead of torch's list.
         raise TypeError(
-            f"can't convert np.ndarray of type numpy.{np.dtype(np_dtype).name}. The only supported "
-            "types are: float64, float32, float16, complex64, complex128, int64, int32, int16, "
-            "int8, uint8, and bool."
-        ) from None
+            f"can't convert np.ndarray of type numpy.{nd.type.__name__}: ember has no "
+            f"{nd.name} dtype; convert the array with .astype(numpy.int64) first."
+        )
+    raise TypeError(
+        f"can't convert np.ndarray of type numpy.{nd.type.__name__}. The only supported types "
+        "are: float64, float32, float16, complex64, complex128, int64, int32, int16, int8, "
+        "uint64, uint32, uint16, uint8, and bool."
+    )
 
 
 _default = float32
@@ -93,17 +119,23 @@ def get_default_dtype() -> dtype:
 
 
 def set_default_dtype(d: dtype) -> None:
-    """Set the default floating dtype; like torch, only float32/float64/float16 are allowed."""
+    """Set the default floating dtype; like torch, only float16/float32/float64 are allowed."""
     global _default
-    if not isinstance(d, dtype) or not d.is_floating_point:
+    if not isinstance(d, dtype):
+        raise TypeError(
+            "invalid dtype object: only floating-point types are supported as the default type"
+        )
+    if not d.is_floating_point:
         raise TypeError("only floating-point types are supported as the default type")
     _default = d
 
 
 # Within one category torch promotes as NumPy does; across categories the higher category wins
-# unchanged (torch: float16 + int64 -> float16, where NumPy widens to float64).
-def promote_types(a: dtype, b: dtype) -> dtype:
+# unchanged (torch: float16 + int64 -> float16, where NumPy widens to float64), except that a
+# complex dtype meeting float64 widens to complex128.
+def promote_types(type1: dtype, type2: dtype) -> dtype:
     """torch.promote_types: the smallest dtype both a and b convert to without losing category."""
+    a, b = _dtype_arg(type1, 1), _dtype_arg(type2, 2)
     if a is b:
         return a
     if a._cat != b._cat:
@@ -114,14 +146,30 @@ def promote_types(a: dtype, b: dtype) -> dtype:
     return _FROM_NP[np.promote_types(a.np, b.np)]
 
 
+def _dtype_arg(d: object, position: int) -> dtype:
+    # Matches torch: Python's float/int/bool/complex are accepted wherever a dtype is.
+    if isinstance(d, dtype) or d in (float, int, bool, complex):
+        return to_dtype(d)
+    raise TypeError(
+        f"promote_types(): argument 'type{position}' (position {position}) must be "
+        f"ember.dtype, not {type(d).__name__}"
+    )
+
+
 def _scalar_category(x: object) -> int:
-    if isinstance(x, bool):
+    """The category of a Python or NumPy scalar; torch treats both as 'wrapped numbers'."""
+    if isinstance(x, (bool, np.bool_)):
         return 0
-    if isinstance(x, int):
+    if isinstance(x, (int, np.integer)):
         return 1
-    if isinstance(x, float):
+    if isinstance(x, (float, np.floating)):
         return 2
-    return 3
+    if isinstance(x, (complex, np.complexfloating)):
+        return 3
+    raise TypeError(
+        f"result_type() received an invalid combination of arguments - got "
+        f"({type(x).__name__}): expected Tensors or Numbers"
+    )
 
 
 def category_default(cat: int) -> dtype:
@@ -132,42 +180,51 @@ def category_default(cat: int) -> dtype:
         return int64
     if cat == 2:
         return _default
-    return complex128 if _default is float64 else complex64
+    return _default.to_complex()
+
+
+def _promote(a: dtype | None, b: dtype) -> dtype:
+    return b if a is None else promote_types(a, b)
+
+
+def _combine(higher: dtype | None, lower: dtype | None) -> dtype | None:
+    """Merge a higher-priority tier's dtype with a lower one's (torch's combine_categories):
+    the lower tier only counts when its category is above the higher tier's."""
+    if higher is None:
+        return lower
+    if lower is None or higher._cat == 3:
+        return higher
+    if lower._cat == 3:
+        # Matches torch: float32 tensor * complex128 scalar -> complex64 (the float's width).
+        return higher.to_complex() if higher._cat == 2 else lower
+    if higher._cat == 2:
+        return higher
+    if higher is bool_ or lower._cat == 2:
+        return promote_types(higher, lower)
+    return higher
 
 
 def result_type(*operands: object) -> dtype:
-    """torch.result_type over tensors and Python scalars (three priority tiers)."""
-    dim_t = zero_t = None
-    scalar_cat = -1
+    """torch.result_type over tensors and Python scalars, in three priority tiers.
+
+    Tensors with dimensions outrank zero-dim tensors, which outrank Python (and NumPy) scalars;
+    torch merges the zero-dim tier with the scalar tier first, then with the dimensioned tier.
+    """
+    dim_t = zero_t = wrapped = None
     for x in operands:
         d = getattr(x, "dtype", None)
         if isinstance(d, dtype):
             if x.ndim:
-                dim_t = d if dim_t is None else promote_types(dim_t, d)
+                dim_t = _promote(dim_t, d)
             else:
-                zero_t = d if zero_t is None else promote_types(zero_t, d)
-        elif x is not None:
-            scalar_cat = max(scalar_cat, _scalar_category(x))
-    out = dim_t
-    if zero_t is not None:
-        if out is None:
-            out = zero_t
-        elif zero_t._cat > out._cat:
-            out = zero_t if zero_t._cat != 3 else _complex_of(out, zero_t)
-    if scalar_cat >= 0:
-        if out is None:
-            out = category_default(scalar_cat)
-        elif scalar_cat > out._cat:
-            out = category_default(scalar_cat) if out._cat < 2 else out.to_complex
-    return out
-
-
-def _complex_of(base: dtype, c: dtype) -> dtype:
-    return complex128 if (base is float64 or c is complex128) else complex64
+                zero_t = _promote(zero_t, d)
+        else:
+            wrapped = _promote(wrapped, category_default(_scalar_category(x)))
+    return _combine(dim_t, _combine(zero_t, wrapped))
 
 
 def to_dtype(d: object) -> dtype:
-    """Accept an ember dtype, a NumPy dtype or a Python type (float, int, bool)."""
+    """Accept an ember dtype, a NumPy dtype or a Python type (float, int, bool, complex)."""
     if isinstance(d, dtype):
         return d
     if d is float:
