@@ -77,7 +77,9 @@ def _leaves(args, kwargs) -> list:
 
 def _np(t) -> np.ndarray:
     if isinstance(t, torch.Tensor):
-        return t.detach().numpy()
+        t = t.detach()
+        # torch returns a lazily-zero "ZeroTensor" for some second derivatives (relu, abs).
+        return np.zeros(tuple(t.shape)) if t._is_zerotensor() else t.numpy()
     return np.asarray(t.detach()._data)
 
 
