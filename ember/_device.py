@@ -12,7 +12,9 @@ class device:
         if isinstance(type, device):
             type, index = type.type, type.index
         if not isinstance(type, str):
-            raise TypeError(f"device() received an invalid combination of arguments - got ({type!r})")
+            raise TypeError(
+                f"device() received an invalid combination of arguments - got ({type!r})"
+            )
         kind, _, idx = type.partition(":")
         if kind != "cpu":
             raise RuntimeError(

@@ -826,7 +826,7 @@ def new_full(
 
 # The samplers live with the generator in _random, which imports the helpers defined above;
 # they are imported here only to be bound as Tensor methods through TENSOR_METHODS.
-from ._random import (  # noqa: F401
+from ._random import (  # noqa: E402, F401
     bernoulli,
     bernoulli_,
     exponential_,

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import warnings
 import weakref
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -86,7 +87,10 @@ class Tensor:
             raise TypeError(f"Tensor() got an unexpected keyword argument '{next(iter(kwargs))}'")
         if len(args) == 1 and not isinstance(args[0], int):
             data = args[0]
-            arr = np.array(data._data if isinstance(data, Tensor) else data, dtype=_dtype.get_default_dtype().np)
+            arr = np.array(
+                data._data if isinstance(data, Tensor) else data,
+                dtype=_dtype.get_default_dtype().np,
+            )
         else:
             arr = np.zeros(args, dtype=_dtype.get_default_dtype().np)
         t = cls._make(arr)
@@ -184,9 +188,12 @@ class Tensor:
         self.requires_grad_(value)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
-        """Set requires_grad in place; only leaves may change it, only float/complex may need grad."""
+        """Set requires_grad in place (leaves only; only float/complex tensors may need grad)."""
         if not isinstance(requires_grad, bool):
-            raise TypeError(f"requires_grad_(): argument 'requires_grad' must be bool, not {type(requires_grad).__name__}")
+            raise TypeError(
+                "requires_grad_(): argument 'requires_grad' must be bool, not "
+                f"{type(requires_grad).__name__}"
+            )
         if self._grad_fn is not None:
             if not requires_grad:
                 raise RuntimeError(
@@ -222,7 +229,10 @@ class Tensor:
     def grad(self, value: Tensor | None) -> None:
         if value is not None:
             if not isinstance(value, Tensor):
-                raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of {type(value).__name__}")
+                raise TypeError(
+                    "assigned grad expected to be a Tensor or None but got grad of "
+                    f"{type(value).__name__}"
+                )
             if value.dtype is not self.dtype:
                 raise RuntimeError("assigned grad has data of a different type")
             if value.shape != self.shape:
@@ -306,7 +316,9 @@ class Tensor:
     # ---- conversion -----------------------------------------------------------------------
     def item(self) -> int | float | bool:
         if self._data.size != 1:
-            raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted to Scalar")
+            raise RuntimeError(
+                f"a Tensor with {self._data.size} elements cannot be converted to Scalar"
+            )
         return self._data.item()
 
     def tolist(self) -> Any:
@@ -315,7 +327,8 @@ class Tensor:
     def numpy(self, *, force: bool = False) -> np.ndarray:
         if self._requires_grad and not force:
             raise RuntimeError(
-                "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead."
+                "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
+                "instead."
             )
         return self._data
 
@@ -324,7 +337,7 @@ class Tensor:
         return arr if dtype is None else arr.astype(dtype, copy=False)
 
     def to(self, *args: Any, **kwargs: Any) -> Tensor:
-        """`to(dtype)`, `to(device)`, `to(other)`, `to(device, dtype)`; returns self if nothing changes."""
+        """`to(dtype)`, `to(device)`, `to(other)`, `to(device, dtype)`; self if nothing changes."""
         dtype = kwargs.pop("dtype", None)
         copy = kwargs.pop("copy", False)
         check_device(kwargs.pop("device", None))

@@ -13,7 +13,7 @@ import numpy as np
 from opinfo import OpInfo, Sample, noncontig, positive, rand
 
 
-# ---- value domains ------------------------------------------------------------------------------
+# ---- value domains ----
 def unit(rng, *shape):
     """|x| < 0.9: inside the domain of asin/acos, away from their singular edges."""
     return rand(rng, *shape, low=-0.9, high=0.9)
@@ -28,7 +28,7 @@ def ints(rng, *shape):
     return rng.integers(-5, 6, size=shape)
 
 
-# ---- sample generators ----------------------------------------------------------------------------
+# ---- sample generators ----
 def unary(domain=rand, *extra):
     """0-d, 1-d, 2-d and non-contiguous inputs; `extra` are further positional args."""
 
@@ -80,7 +80,7 @@ def cases(*samples):
     return lambda rng: [s(rng) if callable(s) else s for s in samples]
 
 
-# ---- entries -------------------------------------------------------------------------------------
+# ---- entries ----
 ZERO = [0.0, -0.0, 1.0, -1.0, 0.5]
 
 ARITHMETIC = [

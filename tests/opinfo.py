@@ -9,8 +9,9 @@ recorded when nothing requires grad. Entries live in `tests/opdb_<module>.py` as
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 

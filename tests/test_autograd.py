@@ -19,8 +19,15 @@ def test_leaf_metadata(same):
     def f(m):
         x = m.tensor([1.0, 2.0, 3.0], requires_grad=True)
         y = x * 2
-        return [x.is_leaf, y.is_leaf, x.grad_fn is None, type(y.grad_fn).__name__,
-                y.requires_grad, x.grad is None, m.tensor([1.0]).requires_grad]
+        return [
+            x.is_leaf,
+            y.is_leaf,
+            x.grad_fn is None,
+            type(y.grad_fn).__name__,
+            y.requires_grad,
+            x.grad is None,
+            m.tensor([1.0]).requires_grad,
+        ]
 
     same(f)
 
@@ -54,10 +61,14 @@ def test_next_functions_and_accumulate_grad(same):
         y = (x * x).sum()
         mul = y.grad_fn.next_functions[0][0]
         acc = mul.next_functions[0][0]
-        return [y.grad_fn.name(), mul.name(), acc.name().replace("torch::", "ember::"),
-                acc.variable is x,
-                mul.next_functions[0][0] is mul.next_functions[1][0],
-                len(mul.next_functions)]
+        return [
+            y.grad_fn.name(),
+            mul.name(),
+            acc.name().replace("torch::", "ember::"),
+            acc.variable is x,
+            mul.next_functions[0][0] is mul.next_functions[1][0],
+            len(mul.next_functions),
+        ]
 
     same(f)
 

@@ -20,7 +20,7 @@ def _dt(t) -> str:
     return str(t.dtype).split(".")[-1]
 
 
-# ---- max/min with dim: torch.return_types ---------------------------------------------------
+# ---- max/min with dim: torch.return_types ----
 @pytest.mark.parametrize("name", ["max", "min"])
 def test_return_type_prints_as_torch(name):
     e = getattr(ember.tensor(X), name)(1)
@@ -77,7 +77,7 @@ def test_two_tensor_form_is_elementwise(name, same):
     )
 
 
-# ---- result dtypes ------------------------------------------------------------------------------
+# ---- result dtypes ----
 DTYPE_CASES = [
     lambda m, x: x.sum(),
     lambda m, x: x.sum(0),
@@ -136,7 +136,7 @@ def test_all_any_dims(same):
     same(lambda m: m.tensor(2.0).any(0))
 
 
-# ---- errors -------------------------------------------------------------------------------------
+# ---- errors ----
 ERRORS = [
     lambda m: m.tensor([1, 2]).mean(),
     lambda m: m.tensor([True]).mean(0),
@@ -199,7 +199,7 @@ def test_degrees_of_freedom_warning():
         ember.tensor([1.0, 2.0]).var()
 
 
-# ---- overloads and grad_fn names ------------------------------------------------------------------
+# ---- overloads and grad_fn names ----
 NAMED = [
     lambda m, x: x.sum(),
     lambda m, x: x.sum(None),
@@ -268,7 +268,7 @@ def test_softmax_dtype_casts_first():
     assert type(y.grad_fn.next_functions[0][0]).__name__ == "ToCopyBackward0"
 
 
-# ---- numerical stability and edge values ------------------------------------------------------------
+# ---- numerical stability and edge values ----
 STABLE = [
     lambda m: m.tensor([1000.0, 1000.0, -1000.0]).logsumexp(0),
     lambda m: m.tensor([-1000.0, -1001.0]).logsumexp(0),

@@ -6,7 +6,7 @@ walk the graph with the engine in graph.py.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from .._tensor import Tensor
 from . import grad_mode

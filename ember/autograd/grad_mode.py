@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import functools
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 class _State(threading.local):
@@ -84,7 +85,7 @@ class enable_grad(_NoParamMode):
 
 
 class set_grad_enabled(_Mode):
-    """Set grad mode to `mode`: immediately when called, and restored on exit when used in `with`."""
+    """Set grad mode to `mode` when called; restored on exit when used in `with`."""
 
     def __init__(self, mode: bool) -> None:
         self.mode = bool(mode)

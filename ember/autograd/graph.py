@@ -12,10 +12,14 @@ from __future__ import annotations
 
 import itertools
 import weakref
+from collections.abc import Callable, Sequence
 from operator import attrgetter
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from .grad_mode import STATE
+
+if TYPE_CHECKING:
+    from .._tensor import Tensor
 
 _seq = itertools.count()
 _by_seq = attrgetter("_seq")

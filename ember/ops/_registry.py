@@ -81,7 +81,7 @@ class Op:
         try:
             out = self.fwd(*datas, **params)
         except ValueError as e:
-            raise _broadcast_error(datas) or e
+            raise (_broadcast_error(datas) or e) from None
         if self.nout != 1:
             outs = [o if type(o) is np.ndarray else np.asarray(o) for o in out]
             return self._wrap_many(inputs, outs, params)
@@ -150,7 +150,9 @@ def _reads(rule: Callable, index: int) -> bool:
     name = code.co_varnames[index]
     if name in code.co_cellvars:
         return True
-    return any(i.opname.startswith("LOAD_FAST") and i.argval == name for i in dis.get_instructions(code))
+    return any(
+        i.opname.startswith("LOAD_FAST") and i.argval == name for i in dis.get_instructions(code)
+    )
 
 
 def defop(
@@ -249,7 +251,11 @@ class OpNode(Node):
 
                     gx = sum_to_size(gx, x.shape)
                 if gx.dtype is not x.dtype:
-                    gx = gx.real.to(x.dtype) if gx.dtype.is_complex and not x.dtype.is_complex else gx.to(x.dtype)
+                    gx = (
+                        gx.real.to(x.dtype)
+                        if gx.dtype.is_complex and not x.dtype.is_complex
+                        else gx.to(x.dtype)
+                    )
             result.append(gx)
         return result
 
@@ -371,11 +377,14 @@ def apply_inplace(op: Op, self: Tensor, *others, **params) -> Tensor:
     )
     if recording:
         if self._requires_grad and self._grad_fn is None:
-            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+            raise RuntimeError(
+                "a leaf Variable that requires grad is being used in an in-place operation."
+            )
         if self._base is not None:
             if self._base._requires_grad and self._base._grad_fn is None:
                 raise RuntimeError(
-                    "a view of a leaf Variable that requires grad is being used in an in-place operation."
+                    "a view of a leaf Variable that requires grad is being used in an in-place "
+                    "operation."
                 )
             raise NotImplementedError(
                 "ember cannot yet differentiate an in-place operation on a view of a tensor in "
@@ -402,7 +411,8 @@ def apply_inplace(op: Op, self: Tensor, *others, **params) -> Tensor:
         )
     if r._data.shape != self._data.shape:
         raise RuntimeError(
-            f"output with shape {list(self.shape)} doesn't match the broadcast shape {list(r.shape)}"
+            f"output with shape {list(self.shape)} doesn't match the broadcast shape "
+            f"{list(r.shape)}"
         )
     np.copyto(self._data, r._data, casting="unsafe")
     self._vc[0] += 1

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -10,10 +11,12 @@ from .._tensor import Tensor
 
 
 def wrap_dim(dim: int, ndim: int) -> int:
-    """A possibly negative dim as a non-negative one; IndexError in torch's words when out of range."""
+    """A possibly negative dim as a non-negative one; torch's IndexError when out of range."""
     lo, hi = (-1, 0) if ndim == 0 else (-ndim, ndim - 1)
     if not lo <= dim <= hi:
-        raise IndexError(f"Dimension out of range (expected to be in range of [{lo}, {hi}], but got {dim})")
+        raise IndexError(
+            f"Dimension out of range (expected to be in range of [{lo}, {hi}], but got {dim})"
+        )
     return dim % ndim if ndim else 0
 
 

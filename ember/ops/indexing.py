@@ -551,8 +551,8 @@ def _index_add_key(input: Tensor, dim: int, index: Tensor, source: Tensor) -> tu
         )
     if source.dtype is not input.dtype:
         raise RuntimeError(
-            f"index_add_(): self ({_scalar_name(input.dtype)}) and source ({_scalar_name(source.dtype)}) must have "
-            "the same scalar type"
+            f"index_add_(): self ({_scalar_name(input.dtype)}) and source "
+            f"({_scalar_name(source.dtype)}) must have the same scalar type"
         )
     if (idx < 0).any():  # Matches torch: index_add does not wrap negative indices
         raise IndexError("index out of range in self")

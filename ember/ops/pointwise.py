@@ -5,9 +5,9 @@ NumPy forward); unary math ops are `float_op=True` (integer tensors compute in t
 float dtype, as torch does). Rules are written with ember ops so they differentiate again, and
 follow torch's derivatives.yaml formulas, including its subgradients at kinks (relu'(0) = 0,
 abs'(0) = 0, clamp passes the gradient at its bounds, maximum splits ties half/half).
-Forwards run under `np.errstate(all="ignore")`: torch returns inf/nan silently where NumPy
-would warn. Where torch picks a different overload (and grad_fn name) for a Python-scalar
-operand than for a tensor, the function form dispatches to one op per overload.
+NumPy's floating-point warnings are silenced for ember's modules (ops/__init__.py), as torch
+returns inf/nan silently. Where torch picks a different overload (and grad_fn name) for a
+Python-scalar operand than for a tensor, the function form dispatches to one op per overload.
 """
 
 from __future__ import annotations
@@ -175,21 +175,10 @@ TENSOR_METHODS = [
 # fmt: on
 
 
-# ---- shared helpers -------------------------------------------------------------------------
-def _quiet(fwd: Callable) -> Callable:
-    """Run a NumPy forward without floating-point warnings (torch returns inf/nan silently)."""
-
-    @functools.wraps(fwd)
-    def run(*args, **kwargs):
-        with np.errstate(all="ignore"):
-            return fwd(*args, **kwargs)
-
-    return run
-
-
+# ---- shared helpers ----
 def _pointwise(node: str | None = None, **kw) -> Callable[[Callable], Op]:
-    """`defop` for a quiet NumPy forward (see `_quiet`)."""
-    return lambda fwd: defop(node, **kw)(_quiet(fwd))
+    """`defop` for an elementwise forward."""
+    return defop(node, **kw)
 
 
 def _unary(
@@ -271,7 +260,7 @@ def _check_tensor(fname: str, other) -> None:
         )
 
 
-# ---- arithmetic -----------------------------------------------------------------------------
+# ---- arithmetic ----
 @_pointwise("Add", promote=True)
 def _add(x, y, alpha=1):
     return x + y if alpha == 1 else x + alpha * y
@@ -562,7 +551,7 @@ reciprocal = _unary(
     "1 / input (integers in the default float dtype).",
 )
 
-# ---- unary math -------------------------------------------------------------------------------
+# ---- unary math ----
 _LN2 = 0.6931471805599453
 _LN10 = 2.3025850929940456
 
@@ -698,7 +687,7 @@ def frac(x):
 frac.defvjp(lambda g, out, x: g)
 
 
-# ---- selection: clamp, maximum, minimum, where -------------------------------------------------
+# ---- selection: clamp, maximum, minimum, where ----
 def _clamp_fwd(x, lo, hi):
     # Matches torch: min(max(x, lo), hi), so nan propagates and lo > hi gives hi everywhere.
     if lo is not None:
@@ -831,7 +820,7 @@ def where(
     return _where(input, other, condition=condition)
 
 
-# ---- comparison and logic (never differentiable) -----------------------------------------------
+# ---- comparison and logic (never differentiable) ----
 def _predicate(name: str, fn: Callable, doc: str, tensors_only: bool = False) -> Callable:
     """A non-differentiable op with a bool result, computed in torch's common dtype of its
     inputs (the registry's `promote` would cast the bool result to that dtype too)."""
@@ -922,7 +911,7 @@ def allclose(
     return bool(isclose(input, other, rtol, atol, equal_nan)._data.all())
 
 
-# ---- copies, conversions, fills -----------------------------------------------------------------
+# ---- copies, conversions, fills ----
 @_pointwise("Clone")
 def _clone(x):
     return x.copy()
@@ -1046,7 +1035,7 @@ def copy_(input: Tensor, src: Tensor, non_blocking: bool = False) -> Tensor:
     return apply_inplace(_copy, input, src if input.dtype._cat >= 2 else src.detach())
 
 
-# ---- in-place forms -------------------------------------------------------------------------------
+# ---- in-place forms ----
 def _inplace(fn: Callable, name: str = "") -> Callable:
     """`fn_`: compute fn(input, ...) and write it into input (torch's dtype rules apply: the
     result's category may not exceed input's)."""

@@ -165,12 +165,12 @@ _min_result = _return_type("min")
 # ---- sum, mean --------------------------------------------------------------------------------
 @defop("Sum")
 def _sum_all(x, dtype):
-    return np.sum(x, dtype=dtype)
+    return np.add.reduce(x, axis=None, dtype=dtype)
 
 
 @defop("SumBackward1")
 def _sum_dim(x, axes, keepdim, dtype):
-    return np.sum(x, axis=axes, keepdims=keepdim, dtype=dtype)
+    return np.add.reduce(x, axis=axes, keepdims=keepdim, dtype=dtype)
 
 
 _sum_all.defvjp(lambda g, out, x, dtype: expand(g, x.shape))
@@ -187,13 +187,15 @@ def sum(input: Tensor, dim: Dim = _OMITTED, keepdim: bool = False, *, dtype=None
 
 @defop("Mean")
 def _mean_all(x, dtype):
-    return np.sum(x, dtype=dtype) / x.size if x.size else np.full((), np.nan, dtype)
+    return (
+        np.add.reduce(x, axis=None, dtype=dtype) / x.size if x.size else np.full((), np.nan, dtype)
+    )
 
 
 @defop("MeanBackward1")
 def _mean_dim(x, axes, keepdim, dtype):
     n = _count(x.shape, axes)
-    s = np.sum(x, axis=axes, keepdims=keepdim, dtype=dtype)
+    s = np.add.reduce(x, axis=axes, keepdims=keepdim, dtype=dtype)
     return s / n if n else np.full_like(s, np.nan)
 
 
@@ -223,12 +225,12 @@ def mean(input: Tensor, dim: Dim = _OMITTED, keepdim: bool = False, *, dtype=Non
 # ---- prod -------------------------------------------------------------------------------------
 @defop("Prod")
 def _prod_all(x, dtype):
-    return np.prod(x, dtype=dtype)
+    return np.multiply.reduce(x, axis=None, dtype=dtype)
 
 
 @defop("ProdBackward1")
 def _prod_dim(x, axes, keepdim, dtype):
-    return np.prod(x, axis=axes, keepdims=keepdim, dtype=dtype)
+    return np.multiply.reduce(x, axis=axes, keepdims=keepdim, dtype=dtype)
 
 
 def _prod_grad(g: Tensor, out: Tensor, x: Tensor, axes: tuple, keepdim: bool) -> Tensor:
@@ -266,7 +268,7 @@ def _ties(g: Tensor, out: Tensor, x: Tensor, axes: tuple, keepdim: bool, nan: bo
     hit = x._data == o
     if nan:
         hit |= np.isnan(x._data) & np.isnan(o)
-    count = np.sum(hit, axis=axes, keepdims=True)
+    count = np.add.reduce(hit, axis=axes, keepdims=True)
     return _unreduce(g, x.shape, axes, keepdim) / _const(count, x) * _const(hit, x)
 
 
@@ -290,12 +292,12 @@ def _at_index(g: Tensor | None, indices: Tensor, x: Tensor, dim: int, keepdim: b
 
 @defop("MaxBackward1")
 def _max_all(x):
-    return np.max(x)
+    return np.maximum.reduce(x, axis=None)
 
 
 @defop("MinBackward1")
 def _min_all(x):
-    return np.min(x)
+    return np.minimum.reduce(x, axis=None)
 
 
 @defop("MaxBackward0", nout=0)
@@ -344,12 +346,12 @@ def min(
 
 @defop("Amax")
 def _amax(x, axes, keepdim):
-    return np.max(x, axis=axes, keepdims=keepdim)
+    return np.maximum.reduce(x, axis=axes, keepdims=keepdim)
 
 
 @defop("Amin")
 def _amin(x, axes, keepdim):
-    return np.min(x, axis=axes, keepdims=keepdim)
+    return np.minimum.reduce(x, axis=axes, keepdims=keepdim)
 
 
 _amax.defvjp(lambda g, out, x, axes, keepdim: _ties(g, out, x, axes, keepdim))
@@ -417,13 +419,13 @@ def _vector_norm(x, ord, axes, keepdim, dtype):
     if math.isinf(ord):
         return (np.max if ord > 0 else np.min)(a, axis=axes, keepdims=keepdim)
     if ord == 0:
-        return np.sum(a != 0, axis=axes, keepdims=keepdim, dtype=a.dtype)
+        return np.add.reduce(a != 0, axis=axes, keepdims=keepdim, dtype=a.dtype)
     if ord == 2:
-        return np.sqrt(np.sum(a * a, axis=axes, keepdims=keepdim))
+        return np.sqrt(np.add.reduce(a * a, axis=axes, keepdims=keepdim))
     if ord == 1:
-        return np.sum(a, axis=axes, keepdims=keepdim)
+        return np.add.reduce(a, axis=axes, keepdims=keepdim)
     with np.errstate(divide="ignore"):  # a negative ord maps zeros to inf, as in torch
-        return np.sum(a**ord, axis=axes, keepdims=keepdim) ** (1 / ord)
+        return np.add.reduce(a**ord, axis=axes, keepdims=keepdim) ** (1 / ord)
 
 
 def _norm_grad(g, out, x, ord, axes, keepdim):
@@ -510,9 +512,9 @@ def _moments(x: np.ndarray, axes: tuple, correction: float, keepdim: bool) -> tu
     n = _count(x.shape, axes)
     dof = n - correction
     with np.errstate(divide="ignore", invalid="ignore"):
-        m = np.sum(x, axis=axes, keepdims=True) / n
+        m = np.add.reduce(x, axis=axes, keepdims=True) / n
         dev = x - m
-        v = np.sum(dev * dev, axis=axes, keepdims=keepdim) / builtins.max(dof, 0)
+        v = np.add.reduce(dev * dev, axis=axes, keepdims=keepdim) / builtins.max(dof, 0)
     return v, m if keepdim else m.reshape(v.shape)
 
 
@@ -652,7 +654,7 @@ def std_mean(
 def _shifted(x: np.ndarray, axes: tuple) -> tuple:
     """(x - m, m) with m the max over axes: exp(x - m) cannot overflow. An infinite (or empty)
     max is replaced by 0, as torch does, so that inf - inf does not turn into NaN."""
-    m = np.max(x, axis=axes, keepdims=True, initial=-np.inf)
+    m = np.maximum.reduce(x, axis=axes, keepdims=True, initial=-np.inf)
     m = np.where(np.isinf(m), 0, m)
     return x - m, m
 
@@ -661,7 +663,7 @@ def _shifted(x: np.ndarray, axes: tuple) -> tuple:
 def _logsumexp(x, axes, keepdim):
     z, m = _shifted(x, axes)
     with np.errstate(divide="ignore"):
-        out = np.log(np.sum(np.exp(z), axis=axes, keepdims=True)) + m
+        out = np.log(np.add.reduce(np.exp(z), axis=axes, keepdims=True)) + m
     return out if keepdim else out.reshape(_reduced_shape(x.shape, axes, False))
 
 
@@ -680,13 +682,13 @@ def logsumexp(input: Tensor, dim: Dim, keepdim: bool = False) -> Tensor:
 @defop("Softmax")
 def _softmax(x, axes):
     e = np.exp(_shifted(x, axes)[0])
-    return e / np.sum(e, axis=axes, keepdims=True)
+    return e / np.add.reduce(e, axis=axes, keepdims=True)
 
 
 @defop("LogSoftmax")
 def _log_softmax(x, axes):
     z = _shifted(x, axes)[0]
-    return z - np.log(np.sum(np.exp(z), axis=axes, keepdims=True))
+    return z - np.log(np.add.reduce(np.exp(z), axis=axes, keepdims=True))
 
 
 _softmax.defvjp(lambda g, out, x, axes: out * (g - sum(g * out, axes, keepdim=True)))

@@ -111,7 +111,7 @@ def _sum_to(x, shape):
     axes = tuple(range(lead)) + tuple(
         i + lead for i, s in enumerate(shape) if s == 1 and x.shape[i + lead] != 1
     )
-    out = np.sum(x, axis=axes, keepdims=True) if axes else x
+    out = np.add.reduce(x, axis=axes, keepdims=True) if axes else x
     return out.reshape(shape)
 
 
