@@ -509,7 +509,7 @@ class Tensor:
         return _ops.remainder(self, other)
 
     def __rmod__(self, other):
-        return _ops.remainder(_ops.as_tensor_like(other, self), self)
+        return _ops.remainder(other, self)
 
     def __imod__(self, other):
         return _ops.remainder_(self, other)
@@ -539,6 +539,10 @@ class Tensor:
         return _ops.abs(self)
 
     def __invert__(self):
+        if self.dtype._cat > 1:
+            raise TypeError(
+                "~ (operator.invert) is only implemented on integer and Boolean-type tensors"
+            )
         return _ops.bitwise_not(self)
 
     def __and__(self, other):

@@ -215,3 +215,19 @@ def test_real_is_self(same):
 
 def test_erf_accuracy(same):
     same(lambda m: m.erf(m.linspace(-6, 6, 2001, dtype=m.float64)), rtol=1e-15)
+
+
+REFLECTED_AND_INVERT = {
+    "2%x": lambda m: [(2 % leafy(m)), type((2 % leafy(m)).grad_fn).__name__],
+    "2//x": lambda m: [(2 // leafy(m)), type((2 // leafy(m)).grad_fn).__name__],
+    "7%int": lambda m: 7 % m.tensor([3, 4]),
+    "~float": lambda m: ~f32(m),
+    "~bool": lambda m: ~b(m),
+    "logical_not_-keeps-history": lambda m: type(leafy(m).logical_not_().grad_fn).__name__,
+    "exp(float)": lambda m: m.exp(2.0),
+}
+
+
+@pytest.mark.parametrize("name", REFLECTED_AND_INVERT)
+def test_reflected_operators_and_invert(same, name):
+    same(REFLECTED_AND_INVERT[name])

@@ -33,6 +33,9 @@ _FREED = (
 )
 
 
+_FULL_NAME = re.compile(r"Backward\d+(_copy)?$|Backwards$|^(CopySlices|NotImplemented)$")
+
+
 class Op:
     """A differentiable operation: a NumPy forward plus its derivative rules."""
 
@@ -50,7 +53,9 @@ class Op:
         self.uses_out = False
         self.node_cls = None
         if node is not None:
-            name = node if re.search(r"Backward\d+$", node) else node + "Backward0"
+            # "Mul" -> MulBackward0; full names are kept, including torch's irregular ones
+            # (CopySlices, CopyBackwards, NotImplemented, DiagonalBackward0_copy).
+            name = node if _FULL_NAME.search(node) else node + "Backward0"
             self.node_cls = type(name, (OpNode,), {"__slots__": (), "_op": self})
 
     def defvjp(self, *rules: Callable | None) -> Op:
@@ -74,7 +79,7 @@ class Op:
     def __call__(self, *inputs, **params):
         datas = [x._data if isinstance(x, Tensor) else x for x in inputs]
         if self.promote or self.float_op:
-            dt = _common_dtype(inputs) if self.promote else inputs[0].dtype
+            dt = _common_dtype(inputs) if self.promote else _first_dtype(self, inputs[0])
             if self.float_op and dt._cat < 2:
                 dt = _dtype.get_default_dtype()
             _cast_inputs(datas, dt)
@@ -87,10 +92,11 @@ class Op:
             return self._wrap_many(inputs, outs, params)
         if type(out) is not np.ndarray:
             out = np.asarray(out)
-        if (self.promote or self.float_op) and out.dtype != dt.np:
-            out = out.astype(dt.np)
+        if (self.promote or self.float_op) and out.dtype != dt.np and out.dtype.kind != "b":
+            out = out.astype(dt.np)  # comparisons stay bool
         t = Tensor._make(out)
-        if STATE.enabled and self.node_cls is not None:
+        # Integer and bool results never require grad (argmax, x.long(), comparisons).
+        if STATE.enabled and self.node_cls is not None and out.dtype.kind in "fc":
             node = self._record(inputs, params)
             if node is not None:
                 t._requires_grad = True
@@ -168,6 +174,15 @@ def defop(
     `nout=0` declares a forward returning a tuple of outputs (split, max with dim).
     """
     return lambda fwd: Op(fwd, node, promote, float_op, nout)
+
+
+def _first_dtype(op: Op, x: object) -> _dtype.dtype:
+    if not isinstance(x, Tensor):
+        name = op.__name__.lstrip("_")
+        raise TypeError(
+            f"{name}(): argument 'input' (position 1) must be Tensor, not {type(x).__name__}"
+        )
+    return x.dtype
 
 
 def _common_dtype(inputs: tuple) -> _dtype.dtype:
@@ -416,7 +431,9 @@ def apply_inplace(op: Op, self: Tensor, *others, **params) -> Tensor:
         )
     np.copyto(self._data, r._data, casting="unsafe")
     self._vc[0] += 1
-    if recording:
+    if recording and r._grad_fn is not None:
+        # (A non-differentiable result, e.g. logical_not_ on floats, leaves the history as it
+        # was: torch does the same.)
         self._grad_fn, self._output_nr, self._requires_grad = r._grad_fn, 0, True
         node = r._grad_fn
         if node._outv is not None:

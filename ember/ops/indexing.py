@@ -145,10 +145,6 @@ _index_fill = _assign_op("IndexFill", "_index_fill")
 _index_fill_tensor = _assign_op("IndexFillBackward1", "_index_fill_tensor")
 _masked_fill = _assign_op("MaskedFill", "_masked_fill")
 _masked_fill_tensor = _assign_op("MaskedFillBackward1", "_masked_fill_tensor")
-# torch's node names are not "<Name>Backward0" for these two; the registry always adds the
-# suffix, so the generated classes are renamed to torch's names.
-for _op, _name in ((_copy_slices, "CopySlices"), (_copy, "CopyBackwards")):
-    _op.node_cls.__name__ = _op.node_cls.__qualname__ = _name
 
 
 def _accumulate_fwd(x, v, path, alpha=1):
@@ -187,7 +183,6 @@ def _scatter_reduce_fwd(x, v, path, reduce):
 # raises (torch: "derivative for aten::scatter is not implemented").
 _scatter_reduce = defop("NotImplemented")(_scatter_reduce_fwd)
 _scatter_reduce.__name__ = _scatter_reduce.__qualname__ = "_scatter_reduce"
-_scatter_reduce.node_cls.__name__ = _scatter_reduce.node_cls.__qualname__ = "NotImplemented"
 
 
 # ---- __getitem__ / __setitem__ -----------------------------------------------------------------

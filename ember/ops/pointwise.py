@@ -195,13 +195,6 @@ def _unary(
     return _pointwise(node or name.capitalize(), float_op=float_op)(fwd).defvjp(rule)
 
 
-def _renamed(op: Op, name: str) -> Op:
-    """Give the op's grad_fn class a name that is not `<X>Backward<n>` (torch's CopyBackwards,
-    NotImplemented)."""
-    op.node_cls.__name__ = op.node_cls.__qualname__ = name
-    return op
-
-
 def _kernel_error(kernel: str, dt: np.dtype) -> NotImplementedError:
     """torch's error for a dtype a kernel has no implementation for."""
     return NotImplementedError(f"\"{kernel}\" not implemented for '{_name(_FROM_NP[dt])}'")
@@ -412,7 +405,7 @@ def true_divide(input: Tensor, other: Tensor | float) -> Tensor:
 
 def _not_implemented(name: str, fwd: Callable, **kw) -> Op:
     """An op torch gives no derivative formula: grad_fn `NotImplemented`, backward raises."""
-    op = _renamed(_pointwise("NotImplemented", **kw)(fwd), "NotImplemented")
+    op = _pointwise("NotImplemented", **kw)(fwd)
     op.__name__ = op.__qualname__ = name
     return op.defvjp(_no_derivative(name), _no_derivative(name))
 
@@ -995,12 +988,9 @@ def _copy_fwd(x, src):
 
 
 # Matches torch: copy_'s node is `CopyBackwards` (no number); the old value gets no gradient.
-_copy = _renamed(
-    _pointwise("CopyBackwards")(_copy_fwd).defvjp(
-        lambda g, out, x, src: _zeros_like(g),
-        lambda g, out, x, src: g,
-    ),
-    "CopyBackwards",
+_copy = _pointwise("CopyBackwards")(_copy_fwd).defvjp(
+    lambda g, out, x, src: _zeros_like(g),
+    lambda g, out, x, src: g,
 )
 
 

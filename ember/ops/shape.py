@@ -587,7 +587,8 @@ def diag_embed(input: Tensor, offset: int = 0, dim1: int = -2, dim2: int = -1) -
     return _diag_embed(input, offset=offset, dim1=d1, dim2=d2)
 
 
-@defop("DiagonalBackward0")
+# Matches torch: diag of a matrix runs diagonal_copy, whose node torch names DiagonalBackward0_copy.
+@defop("DiagonalBackward0_copy")
 def _diagonal_copy(x, offset):
     return np.diagonal(x, offset).copy()
 
@@ -595,8 +596,6 @@ def _diagonal_copy(x, offset):
 _diagonal_copy.defvjp(
     lambda g, out, x, offset: _diagonal_backward(g, shape=x.shape, offset=offset, dim1=0, dim2=1)
 )
-# Matches torch: diag of a matrix runs diagonal_copy, whose node torch names DiagonalBackward0_copy.
-_diagonal_copy.node_cls.__name__ = _diagonal_copy.node_cls.__qualname__ = "DiagonalBackward0_copy"
 
 
 def diag(input: Tensor, diagonal: int = 0) -> Tensor:
