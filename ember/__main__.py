@@ -112,7 +112,9 @@ def main() -> None:
     for i, (title, code) in enumerate(STEPS, 1):
         code = textwrap.dedent(code).strip()
         print(f"--- {i}. {title}")
-        print(textwrap.indent(code, ">>> ", lambda line: True))
+        for line in code.splitlines():
+            continued = line.startswith((" ", "except", "else", "elif", "finally"))
+            print(("... " if continued else ">>> ") + line)
         exec(code, scope)
         print()
 
