@@ -584,9 +584,20 @@ class Tensor:
     def __setitem__(self, index, value) -> None:
         _ops.setitem(self, index, value)
 
+    def where(self, condition: Tensor, other: Any) -> Tensor:
+        """`x.where(condition, y)` is `ember.where(condition, x, y)`."""
+        return _ops.where(condition, self, other)
+
     @property
     def T(self) -> Tensor:
-        if self.ndim not in (0, 2):
+        if self.ndim == 0:
+            warnings.warn(
+                "Tensor.T is deprecated on 0-D tensors. This function is the identity in these "
+                "cases.",
+                UserWarning,
+                stacklevel=2,
+            )
+        elif self.ndim != 2:
             warnings.warn(_T_DEPRECATED, UserWarning, stacklevel=2)
         return _ops.permute(self, tuple(range(self.ndim - 1, -1, -1)))
 

@@ -323,3 +323,8 @@ def test_edge(same, name):
         return out, str(out.dtype).split(".")[1] if hasattr(out, "dtype") else None
 
     same(run)
+
+
+def test_numel_function_and_where_method(same):
+    same(lambda m: m.numel(m.ones(2, 3)))
+    same(lambda m: m.tensor([1.0, -2.0]).where(m.tensor([True, False]), 0.0))

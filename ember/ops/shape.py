@@ -19,6 +19,7 @@ from ._registry import defop, type_name
 from ._util import shape_args, wrap_dim, wrap_dims
 
 __all__ = [
+    "numel",
     "broadcast_to",
     "cat",
     "chunk",
@@ -869,3 +870,8 @@ def select(input: Tensor, dim: int, index: int) -> Tensor:
             f"dimension {d}"
         )
     return _view(_select(input, dim=d, index=index % n), input)
+
+
+def numel(input: Tensor) -> int:
+    """The number of elements of input (`ember.numel(x)`, as `x.numel()`)."""
+    return input.numel()
