@@ -1,8 +1,9 @@
 """Products: dot, mv, mm, bmm, matmul, outer, einsum.
 
-Every product here is an einsum, and so is every derivative: the vjp of operand i is the
-einsum of the cotangent with the other operands, written back to operand i's subscripts
-(`_einsum_vjp`). So all rules differentiate again without transposes or reshapes.
+Matrix products (dot, mv, mm, bmm, matmul) run np.matmul, which calls BLAS, and their rules
+are matrix products again (d(x @ y)/dx = g @ y.mT). einsum runs np.einsum, and the vjp of
+operand i is the einsum of the cotangent with the other operands, written back to operand i's
+subscripts (`_einsum_vjp`). All rules differentiate again.
 
 Matches torch: products do not promote (both operands must share a dtype; torch's errors
 say so), integer products stay integer, and the grad_fn names are torch's for each rank
@@ -71,23 +72,79 @@ def _const(a: np.ndarray, like: Tensor) -> Tensor:
     return Tensor._make(a.astype(like._data.dtype))
 
 
-def _einsum_op(node: str, name: str, nargs: int | None = None):
+def _einsum_op(node: str, name: str):
     op = defop(node)(_einsum_fwd)
     op.__name__ = op.__qualname__ = name
-    return op.defvjp(*(_einsum_vjp(i) for i in range(nargs or len(_LETTERS))))
+    return op.defvjp_each(_einsum_vjp)
 
 
 _einsum = _einsum_op("View", "_einsum")  # contractions (torch ends them with a view)
 _einsum_mul = _einsum_op("Mul", "_einsum_mul")  # products with nothing summed
 _einsum_sum = _einsum_op("SumBackward1", "_einsum_sum")  # one operand, some letters summed
 _einsum_permute = _einsum_op("Permute", "_einsum_permute")  # one operand, nothing summed
-_dot = _einsum_op("Dot", "_dot", 2)
-_mv = _einsum_op("Mv", "_mv", 2)
-_mm = _einsum_op("Mm", "_mm", 2)
-_bmm = _einsum_op("Bmm", "_bmm", 2)
-_matmul_unsafe_view = _einsum_op("UnsafeView", "_matmul_unsafe_view", 2)
-_matmul_clone = _einsum_op("Clone", "_matmul_clone", 2)
-_matmul_squeeze = _einsum_op("SqueezeBackward4", "_matmul_squeeze", 2)
+
+
+# ---- matrix products: np.matmul (BLAS) forward, rules written with the same products -------
+@defop("Dot")
+def _dot(x, y):
+    return np.dot(x, y)
+
+
+_dot.defvjp(lambda g, out, x, y: g * y, lambda g, out, x, y: g * x)
+
+
+@defop("Mv")
+def _mv(x, v):
+    return np.matmul(x, v)
+
+
+_mv.defvjp(lambda g, out, x, v: g.unsqueeze(1) * v, lambda g, out, x, v: _mv(x.mT, g))
+
+
+@defop("Mm")
+def _mm(x, y):
+    return np.matmul(x, y)
+
+
+_mm.defvjp(lambda g, out, x, y: _mm(g, y.mT), lambda g, out, x, y: _mm(x.mT, g))
+
+
+@defop("Bmm")
+def _bmm(x, y):
+    return np.matmul(x, y)
+
+
+_bmm.defvjp(lambda g, out, x, y: _bmm(g, y.mT), lambda g, out, x, y: _bmm(x.mT, g))
+
+
+def _matmul_vjp_x(g, out, x, y):
+    """d(x @ y)/dx for any ranks; a 1-D x is a row, a 1-D y a column (the registry sums the
+    result back over broadcast batch dims)."""
+    if y.ndim == 1:
+        return g.unsqueeze(-1) * y
+    if x.ndim == 1:
+        return matmul(g.unsqueeze(-2), y.mT)
+    return matmul(g, y.mT)
+
+
+def _matmul_vjp_y(g, out, x, y):
+    if y.ndim == 1:
+        return (g.unsqueeze(-1) * x).sum_to_size(y.shape)
+    if x.ndim == 1:
+        return x.unsqueeze(-1) * g.unsqueeze(-2)
+    return matmul(x.mT, g)
+
+
+def _matmul_op(node: str, name: str):
+    """Batched/broadcast matmul under one of the node names torch's folding ends with."""
+    op = defop(node)(np.matmul)
+    op.__name__ = op.__qualname__ = name
+    return op.defvjp(_matmul_vjp_x, _matmul_vjp_y)
+
+
+_matmul_unsafe_view = _matmul_op("UnsafeView", "_matmul_unsafe_view")
+_matmul_clone = _matmul_op("Clone", "_matmul_clone")
+_matmul_squeeze = _matmul_op("SqueezeBackward4", "_matmul_squeeze")
 
 
 # ---- dtype and shape checks ------------------------------------------------------------------
@@ -110,7 +167,7 @@ def dot(input: Tensor, other: Tensor) -> Tensor:
             "dot : expected both vectors to have same dtype, but found "
             f"{_scalar_name(input.dtype)} and {_scalar_name(other.dtype)}"
         )
-    return _dot(input, other, spec=(("i", "i"), ""))
+    return _dot(input, other)
 
 
 def mv(input: Tensor, vec: Tensor) -> Tensor:
@@ -127,7 +184,7 @@ def mv(input: Tensor, vec: Tensor) -> Tensor:
         raise RuntimeError(
             f"addmv input tensors must have the same dtype, but got {b}, {a}, and {b}"
         )
-    return _mv(input, vec, spec=(("ij", "j"), "i"))
+    return _mv(input, vec)
 
 
 def _check_mm(input: Tensor, mat2: Tensor) -> None:
@@ -149,7 +206,7 @@ def mm(input: Tensor, mat2: Tensor) -> Tensor:
     if mat2.ndim != 2:
         raise RuntimeError("mat2 must be a matrix")
     _check_mm(input, mat2)
-    return _mm(input, mat2, spec=(("ij", "jk"), "ik"))
+    return _mm(input, mat2)
 
 
 def bmm(input: Tensor, mat2: Tensor) -> Tensor:
@@ -165,7 +222,7 @@ def bmm(input: Tensor, mat2: Tensor) -> Tensor:
             f"{list(mat2.shape[:2])}."
         )
     _check_same(input, mat2)
-    return _bmm(input, mat2, spec=(("bij", "bjk"), "bik"))
+    return _bmm(input, mat2)
 
 
 def _check_same(a: Tensor, b: Tensor) -> None:
@@ -199,7 +256,7 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
     n, m = input.shape[-1], other.shape[-2] if b > 1 else other.shape[0]
     if n != m:
         _matmul_shape_error(input, other)
-    batch = _broadcast_batch(input.shape[:-2], other.shape[:-2])
+    _broadcast_batch(input.shape[:-2], other.shape[:-2])
     if a == 1:
         op = _matmul_squeeze if b == 2 else _matmul_unsafe_view
     elif a == 2 and input.requires_grad:
@@ -213,11 +270,7 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
                 f"{_C_TYPES[input.dtype.name]} != {_C_TYPES[other.dtype.name]}"
             )
         _check_same(input, other)
-    lead = _LETTERS[: len(batch)]
-    x_subs = lead[len(batch) - (a - 2) :] + "ij" if a > 1 else "j"
-    y_subs = lead[len(batch) - (b - 2) :] + "jk" if b > 1 else "j"
-    out_subs = lead + ("i" if a > 1 else "") + ("k" if b > 1 else "")
-    return op(input, other, spec=((x_subs, y_subs), out_subs))
+    return op(input, other)
 
 
 def _broadcast_batch(s: tuple, t: tuple) -> tuple:
