@@ -50,3 +50,19 @@ __version__ = "0.1.0"
 
 for _name in getattr(_factories, "TENSOR_METHODS", ()):
     setattr(Tensor, _name, getattr(_factories, _name))
+
+
+_SUBMODULES = ("nn", "optim", "utils", "vision")
+
+
+def __getattr__(name: str):
+    """`ember.nn`, `ember.optim`, ... load on first use, so `import ember` stays light."""
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"ember.{name}")
+    if name in ("save", "load"):
+        from . import serialization
+
+        return getattr(serialization, name)
+    raise AttributeError(f"module 'ember' has no attribute '{name}'")

@@ -7,7 +7,7 @@ also Tensor methods.
 
 import warnings
 
-from . import indexing, linalg, pointwise, reduction, shape
+from . import conv, indexing, linalg, nn_ops, pointwise, reduction, shape
 from ._util import as_tensor_like, wrap_dim
 from .indexing import *  # noqa: F403
 from .indexing import getitem, setitem
@@ -16,7 +16,8 @@ from .pointwise import *  # noqa: F403
 from .reduction import *  # noqa: F403
 from .shape import *  # noqa: F403
 
-MODULES = (pointwise, reduction, shape, indexing, linalg)
+# conv and nn_ops are public as ember.nn.functional, not as ember.<name>.
+MODULES = (pointwise, reduction, shape, indexing, linalg, conv, nn_ops)
 
 # NumPy reports inf/nan results of its ufuncs as RuntimeWarnings attributed to the calling frame,
 # i.e. to ember's op modules; torch returns inf/nan silently. A filter scoped to ember's modules

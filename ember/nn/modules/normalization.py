@@ -1,0 +1,3 @@
+"""LayerNorm and GroupNorm."""
+
+__all__: list = []

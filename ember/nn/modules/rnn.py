@@ -1,0 +1,3 @@
+"""RNN, LSTM, GRU (batch_first)."""
+
+__all__: list = []

@@ -1,0 +1,3 @@
+"""`ember.utils`: data loading."""
+
+from . import data

@@ -1,0 +1,3 @@
+"""`ember.vision` (`import torchvision` maps here): models with torchvision's architecture."""
+
+from . import models

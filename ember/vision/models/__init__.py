@@ -1,0 +1,3 @@
+"""`ember.vision.models`: ResNet-18/34/50 with torchvision's parameter names."""
+
+__all__: list = []
