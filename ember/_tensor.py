@@ -209,6 +209,11 @@ class Tensor:
 
     @property
     def grad_fn(self):
+        base = self._base
+        if base is not None and self._requires_grad and base._grad_fn is not self._base_fn:
+            from .ops._registry import refresh_view
+
+            refresh_view(self)  # Matches torch: a view of a since-modified base is replayed
         return self._grad_fn
 
     @property

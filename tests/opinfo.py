@@ -42,6 +42,8 @@ class OpInfo:
     - `covers`: registry op names (Op.__name__, e.g. "_add") this entry exercises; computed by
       tracing when empty, listed only to document.
     - `float32`: also run the forward in float32 and compare dtype/values with torch.
+    - `torch_grad`: compare gradients with torch's (off only where torch's own gradcheck
+      fails; the finite-difference check still runs).
     - `grad_fn_name`: compare `type(out.grad_fn).__name__` with torch's (off only where ember
       records one node for what torch decomposes into several; say so in a comment).
     """
@@ -58,6 +60,7 @@ class OpInfo:
     rtol: float = 1e-7
     covers: tuple = ()
     grad_fn_name: bool = True
+    torch_grad: bool = True
 
     @property
     def id(self) -> str:

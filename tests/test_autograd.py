@@ -466,20 +466,57 @@ def test_modifying_an_unsaved_input_is_fine(same):
     same(f)
 
 
-def test_inplace_on_a_view_in_the_graph_is_refused_not_wrong():
-    x = ember.ones(2, 3, requires_grad=True)
-    h = x * 2
-    with pytest.raises(NotImplementedError, match="in-place operation on a view"):
-        h[0].mul_(3)
+def test_inplace_on_a_view_rebases_the_base(same):
+    def f(m):
+        x = m.ones(2, 3, requires_grad=True)
+        y = x * 2
+        v = y[0]
+        v.mul_(3)
+        (y * m.arange(6.0).view(2, 3)).sum().backward()
+        return [y, x.grad, type(y.grad_fn).__name__, type(v.grad_fn).__name__, v._base is y]
+
+    same(f)
 
 
-def test_stale_view_is_refused_not_wrong():
-    x = ember.ones(3, requires_grad=True)
-    y = x * 2
-    v = y.expand(2, 3)
-    y.mul_(2)
-    with pytest.raises(RuntimeError, match="view whose base was modified in place"):
-        v.sum().backward()
+def test_views_taken_before_an_inplace_op_are_replayed(same):
+    def f(m):
+        x = m.arange(6.0).view(2, 3).requires_grad_()
+        y = x * 2
+        w = y[:, 1]
+        u = y.t()
+        w.add_(x[:, 0] * 5)
+        (u * u).sum().backward()
+        return [u, x.grad, type(u.grad_fn).__name__]
+
+    same(f)
+
+
+def test_inplace_on_the_base_replays_existing_views(same):
+    def f(m):
+        x = m.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        y = x * 2
+        v = y[1:]
+        y.mul_(x)
+        (v * v).sum().backward()
+        return [v, x.grad]
+
+    same(f)
+
+
+def test_writing_a_graph_value_into_a_plain_buffer_through_a_view(same):
+    def f(m):
+        buf = m.zeros(3, 4)
+        w = m.tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True)
+        buf[1].copy_(w * w)
+        buf[:, 0] += w[:3]
+        (buf * m.arange(12.0).view(3, 4)).sum().backward()
+        return [buf, w.grad, type(buf.grad_fn).__name__]
+
+    same(f)
+
+
+def test_inplace_on_an_expanded_view_is_refused(same):
+    same(lambda m: (m.ones(3, requires_grad=True) * 1).expand(2, 3).mul_(2))
 
 
 # ---- grad modes -------------------------------------------------------------------------------

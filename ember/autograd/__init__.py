@@ -18,7 +18,7 @@ from .grad_mode import (
     no_grad,
     set_grad_enabled,
 )
-from .graph import AccumulateGrad, Node, accumulator, run_backward, stale_view_error
+from .graph import AccumulateGrad, Node, accumulator, run_backward
 from .variable import Variable
 
 __all__ = [
@@ -54,7 +54,9 @@ def _edge(t: Tensor, i: int, role: str) -> tuple:
     if t._grad_fn is None:
         return (accumulator(t), 0)
     if t._base is not None and t._base._grad_fn is not t._base_fn:
-        raise stale_view_error()
+        from ..ops._registry import refresh_view
+
+        refresh_view(t)
     return (t._grad_fn, t._output_nr)
 
 

@@ -102,14 +102,6 @@ def accumulator(leaf: Tensor) -> AccumulateGrad:
     return acc
 
 
-def stale_view_error() -> RuntimeError:
-    return RuntimeError(
-        "ember cannot differentiate through a view whose base was modified in place after the "
-        "view was taken (its recorded history no longer matches its values). Take the view "
-        "again after the in-place operation, or use out-of-place ops."
-    )
-
-
 def _hooked(node: Node, grads: list) -> list:
     """Run tensor hooks registered on the node's outputs, then store retained grads."""
     if node._pre_hooks:

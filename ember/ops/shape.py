@@ -20,6 +20,8 @@ from ._util import shape_args, wrap_dim, wrap_dims
 
 __all__ = [
     "numel",
+    "as_strided",
+    "as_strided_scatter",
     "broadcast_to",
     "cat",
     "chunk",
@@ -57,6 +59,7 @@ __all__ = [
     "vstack",
 ]  # fmt: skip
 TENSOR_METHODS = [
+    "as_strided", "as_strided_scatter",
     "reshape", "view", "view_as", "reshape_as", "flatten", "unflatten", "ravel", "squeeze",
     "unsqueeze", "transpose", "swapaxes", "swapdims", "permute", "t", "movedim", "moveaxis",
     "sum_to_size", "expand", "expand_as", "broadcast_to", "repeat", "tile", "flip", "fliplr",
@@ -875,3 +878,105 @@ def select(input: Tensor, dim: int, index: int) -> Tensor:
 def numel(input: Tensor) -> int:
     """The number of elements of input (`ember.numel(x)`, as `x.numel()`)."""
     return input.numel()
+
+
+# ---- strided windows onto C-contiguous memory: torch's view replay and CopySlices ------------
+def _region(flat: np.ndarray, size: tuple, stride: tuple, offset: int) -> np.ndarray:
+    """The elements at `offset + sum(i_k * stride_k)` of a flat array, as a writable view."""
+    return np.lib.stride_tricks.as_strided(
+        flat[offset:], size, tuple(s * flat.itemsize for s in stride)
+    )
+
+
+@defop("AsStrided")
+def _as_strided(x, size, stride, offset):
+    return _region(x.reshape(-1), size, stride, offset)
+
+
+@defop("AsStridedScatter")
+def _as_strided_scatter(x, src, size, stride, offset):
+    out = np.array(x, order="C")
+    _region(out.reshape(-1), size, stride, offset)[...] = src
+    return out
+
+
+# Matches torch: an in-place op on a view rebases its base's history onto a CopySlices node,
+# which is an as_strided_scatter of the op's result into the base (ops/_registry.py).
+_copy_slices_view = defop("CopySlices")(_as_strided_scatter.fwd)
+_copy_slices_view.__name__ = "_copy_slices_view"
+
+
+def _scatter_rules(op) -> None:
+    op.defvjp(
+        lambda g, out, x, src, size, stride, offset: _as_strided_scatter(
+            g, src.new_zeros(src.shape), size=size, stride=stride, offset=offset
+        ),
+        lambda g, out, x, src, size, stride, offset: _as_strided(
+            g.contiguous(), size=size, stride=stride, offset=offset
+        ),
+    )
+
+
+_scatter_rules(_as_strided_scatter)
+_scatter_rules(_copy_slices_view)
+_as_strided.defvjp(
+    lambda g, out, x, size, stride, offset: _as_strided_scatter(
+        x.new_zeros(x.shape), g, size=size, stride=stride, offset=offset
+    )
+)
+
+
+def _check_strided(input: Tensor, size: Sequence[int], stride: Sequence[int], offset: int) -> tuple:
+    if not input._data.flags.c_contiguous:
+        raise NotImplementedError(
+            "ember's as_strided indexes the tensor's own elements in row-major order, so it "
+            "needs a contiguous input; call .contiguous() first"
+        )
+    size, stride = tuple(int(v) for v in size), tuple(int(v) for v in stride)
+    if len(size) != len(stride):
+        raise RuntimeError("mismatch in length of strides and shape")
+    last = offset + sum((n - 1) * s for n, s in zip(size, stride) if n > 0)
+    if any(n == 0 for n in size):
+        last = offset - 1
+    if last >= input.numel() or offset < 0 or any(s < 0 for s in stride):
+        raise RuntimeError(
+            f"setStorage: sizes {list(size)}, strides {list(stride)}, storage offset {offset}, "
+            f"and itemsize {input.element_size()} requiring a storage size of "
+            f"{(last + 1) * input.element_size()} are out of bounds for storage of size "
+            f"{input.numel() * input.element_size()}"
+        )
+    return size, stride
+
+
+def as_strided(
+    input: Tensor, size: Sequence[int], stride: Sequence[int], storage_offset: int = 0
+) -> Tensor:
+    """A view of input's elements (row-major) with the given sizes, strides and offset."""
+    size, stride = _check_strided(input, size, stride, storage_offset)
+    out = _as_strided(input, size=size, stride=stride, offset=int(storage_offset))
+    return _view(out, input)
+
+
+def as_strided_scatter(
+    input: Tensor, src: Tensor, size: Sequence[int], stride: Sequence[int], storage_offset: int = 0
+) -> Tensor:
+    """A copy of input whose strided window (as `as_strided`) holds src."""
+    size, stride = _check_strided(input, size, stride, storage_offset)
+    return _as_strided_scatter(input, src, size=size, stride=stride, offset=int(storage_offset))
+
+
+def view_geometry(base: Tensor, view: Tensor) -> tuple | None:
+    """(size, stride, offset) of `view` inside `base`'s row-major elements, or None when base's
+    memory is not C-contiguous (then ember cannot replay the view)."""
+    b, v = base._data, view._data
+    if not b.flags.c_contiguous:
+        return None
+    item = b.itemsize
+    start = v.__array_interface__["data"][0] - b.__array_interface__["data"][0]
+    return v.shape, tuple(s // item for s in v.strides), start // item
+
+
+def replay_view(base: Tensor, geometry: tuple):
+    """The grad_fn of `base`'s strided window (torch's AsStridedBackward0 view replay)."""
+    size, stride, offset = geometry
+    return _as_strided(base, size=size, stride=stride, offset=offset)._grad_fn
