@@ -198,3 +198,14 @@ def test_inplace_index_ops_record_nodes(same):
 
 def test_nonzero_never_requires_grad(same):
     same(lambda m: (_leaf(m).nonzero(), _leaf(m).nonzero().requires_grad))
+
+
+@pytest.mark.parametrize("hit", [True, False])
+def test_masked_fill_on_0d_tensors(same, hit):
+    def f(m):
+        x = m.tensor(1.5, requires_grad=True)
+        y = x.masked_fill(m.tensor(hit), 0.0)
+        (g,) = m.autograd.grad(y, x)
+        return [y, g, x.detach().masked_fill_(m.tensor(hit), 2.0)]
+
+    same(f)

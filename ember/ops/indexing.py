@@ -650,7 +650,9 @@ def _masked_fill_call(input: Tensor, mask: Tensor, value) -> tuple:
             f"{value.ndim} dimension(s)."
         )
     shape = _broadcast_mask(input, mask)
-    path = (np.nonzero(np.broadcast_to(mask._data, shape)),)
+    full = np.broadcast_to(mask._data, shape)
+    # np.nonzero refuses 0-d arrays; a 0-d boolean key selects the element or nothing.
+    path = ((full,) if full.ndim == 0 else np.nonzero(full),)
     op = _masked_fill_tensor if isinstance(value, Tensor) else _masked_fill
     if shape == tuple(input.shape):
         return op, {"path": path}
