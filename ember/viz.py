@@ -1,0 +1,1 @@
+"""Pictures of the computation graph (placeholder until torchviz-compatible make_dot lands)."""
