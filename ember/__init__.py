@@ -1,6 +1,6 @@
 """ember: PyTorch's autograd, rebuilt in pure Python on NumPy. `import ember as torch`."""
 
-from . import _dtype
+from . import _dtype, _malloc
 from ._device import device
 from ._dtype import (
     bool_ as bool,
@@ -47,6 +47,8 @@ cfloat = complex64
 cdouble = complex128
 
 __version__ = "0.1.0"
+
+_malloc.tune()
 
 for _name in getattr(_factories, "TENSOR_METHODS", ()):
     setattr(Tensor, _name, getattr(_factories, _name))

@@ -41,3 +41,20 @@ def test_numpy_is_the_only_third_party_import(module):
     ).stdout
     imported = [m for m in eval(out) if not m.startswith("_") and m not in internal]
     assert imported == ["ember", "numpy"]
+
+
+def test_malloc_tuning_can_be_turned_off(monkeypatch):
+    from ember import _malloc
+
+    monkeypatch.setenv("EMBER_MALLOC_TUNING", "0")
+    assert _malloc.tune() is False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt is Linux-only")
+def test_malloc_tuning_applies_on_glibc(monkeypatch):
+    import platform
+
+    from ember import _malloc
+
+    monkeypatch.delenv("EMBER_MALLOC_TUNING", raising=False)
+    assert _malloc.tune() is (platform.libc_ver()[0] == "glibc")

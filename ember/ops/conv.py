@@ -396,7 +396,12 @@ def _window_max(views: list, pos: np.ndarray, start: np.ndarray) -> tuple:
     if np.isnan(best).any():
         for j, v in enumerate(views):
             np.copyto(code, j, where=v != v)
-    idx = pos[code, np.arange(pos.shape[1])[:, None], np.arange(pos.shape[2])]
+    lut = pos[:, 0, 0] - pos[0, 0, 0]
+    if np.array_equal(pos, pos[0] + lut[:, None, None]):
+        # Regular windows: candidate j sits at a fixed offset from candidate 0 everywhere.
+        idx = pos[0] + np.take(lut, code)
+    else:
+        idx = pos[code, np.arange(pos.shape[1])[:, None], np.arange(pos.shape[2])]
     low = best == (-np.inf if best.dtype.kind == "f" else np.iinfo(best.dtype).min)
     if low.any():
         np.copyto(idx, start, where=low)
