@@ -77,12 +77,10 @@ class Op:
         return f"<ember op {self.__name__}>"
 
     def __call__(self, *inputs, **params):
-        datas = [x._data if isinstance(x, Tensor) else x for x in inputs]
         if self.promote or self.float_op:
-            dt = _common_dtype(inputs) if self.promote else _first_dtype(self, inputs[0])
-            if self.float_op and dt._cat < 2:
-                dt = _dtype.get_default_dtype()
-            _cast_inputs(datas, dt)
+            datas, want = _prepare(self, inputs)
+        else:
+            datas, want = [x._data if isinstance(x, Tensor) else x for x in inputs], None
         try:
             out = self.fwd(*datas, **params)
         except ValueError as e:
@@ -92,8 +90,8 @@ class Op:
             return self._wrap_many(inputs, outs, params)
         if type(out) is not np.ndarray:
             out = np.asarray(out)
-        if (self.promote or self.float_op) and out.dtype != dt.np and out.dtype.kind != "b":
-            out = out.astype(dt.np)  # comparisons stay bool
+        if want is not None and out.dtype != want and out.dtype.kind != "b":
+            out = out.astype(want)  # comparisons stay bool
         t = Tensor._make(out)
         # Integer and bool results never require grad (argmax, x.long(), comparisons).
         if STATE.enabled and self.node_cls is not None and out.dtype.kind in "fc":
@@ -125,28 +123,36 @@ class Op:
     def _record(self, inputs: tuple, params: dict):
         """Make the node if any input requires grad; edges before the node (sequence order)."""
         edges = []
+        versions = []
         any_grad = False
         for x in inputs:
-            if isinstance(x, Tensor) and x._requires_grad:
-                any_grad = True
-                fn = x._grad_fn
-                if fn is None:
-                    edges.append((accumulator(x), 0))
-                else:
+            if isinstance(x, Tensor):
+                versions.append(x._vc[0])
+                if x._requires_grad:
+                    any_grad = True
+                    fn = x._grad_fn
+                    if fn is None:
+                        edges.append((accumulator(x), 0))
+                        continue
                     if x._base is not None and x._base._grad_fn is not x._base_fn:
                         refresh_view(x)
                         fn = x._grad_fn
                     edges.append((fn, x._output_nr))
+                    continue
             else:
-                edges.append((None, 0))
+                versions.append(0)
+            edges.append(_NO_EDGE)
         if not any_grad:
             return None
         node = self.node_cls()
         node.next_functions = tuple(edges)
         node._inputs = inputs
-        node._versions = [x._vc[0] if isinstance(x, Tensor) else 0 for x in inputs]
+        node._versions = versions
         node._params = params
         return node
+
+
+_NO_EDGE = (None, 0)
 
 
 def _reads(rule: Callable, index: int) -> bool:
@@ -184,6 +190,30 @@ def _first_dtype(op: Op, x: object) -> _dtype.dtype:
             f"{name}(): argument 'input' (position 1) must be Tensor, not {type(x).__name__}"
         )
     return x.dtype
+
+
+def _prepare(op: Op, inputs: tuple) -> tuple:
+    """The arrays the forward sees, cast to torch's common dtype; and the dtype the result
+    must have (None when NumPy already computes in the right one)."""
+    a = inputs[0]
+    if isinstance(a, Tensor):
+        ad = a._data
+        if ad.dtype.kind in "fc":  # the common case: no cast, NumPy keeps the dtype
+            if len(inputs) == 1:
+                return [ad], None
+            if len(inputs) == 2:
+                b = inputs[1]
+                if isinstance(b, Tensor):
+                    if b._data.dtype == ad.dtype:
+                        return [ad, b._data], None
+                elif type(b) is float or type(b) is int:
+                    return [ad, b], None  # NumPy's weak Python scalars keep a's dtype, as torch
+    datas = [x._data if isinstance(x, Tensor) else x for x in inputs]
+    dt = _common_dtype(inputs) if op.promote else _first_dtype(op, a)
+    if op.float_op and dt._cat < 2:
+        dt = _dtype.get_default_dtype()
+    _cast_inputs(datas, dt)
+    return datas, dt.np
 
 
 def _common_dtype(inputs: tuple) -> _dtype.dtype:
@@ -248,30 +278,25 @@ class OpNode(Node):
         g = grads[0] if op.nout == 1 else tuple(grads)
         inputs = self._saved_inputs()
         out = self._saved_out() if op.uses_out else None
+        params, vjps = self._params, op.vjps
         result = []
         for i, (nxt, _) in enumerate(self.next_functions):
             if nxt is None:
                 result.append(None)
                 continue
-            rule = op.vjps[i] if i < len(op.vjps) else op.each(i) if op.each else None
+            rule = vjps[i] if i < len(vjps) else op.each(i) if op.each else None
             if rule is None:
                 raise RuntimeError(
                     f"the derivative for '{op.__name__}' with respect to input {i} is not "
                     f"implemented ({self.name()})"
                 )
-            gx = rule(g, out, *inputs, **self._params)
+            gx = rule(g, out, *inputs, **params)
             if gx is not None:
                 x = inputs[i]
-                if gx.shape != x.shape:
-                    from .shape import sum_to_size
-
-                    gx = sum_to_size(gx, x.shape)
-                if gx.dtype is not x.dtype:
-                    gx = (
-                        gx.real.to(x.dtype)
-                        if gx.dtype.is_complex and not x.dtype.is_complex
-                        else gx.to(x.dtype)
-                    )
+                if type(x) is not Tensor or type(gx) is not Tensor:
+                    gx = _fit(gx, x)
+                elif gx._data.shape != x._data.shape or gx._data.dtype != x._data.dtype:
+                    gx = _fit(gx, x)
             result.append(gx)
         return result
 
@@ -279,11 +304,18 @@ class OpNode(Node):
         xs = self._inputs
         if type(xs) is _Released:
             return tuple(SavedUnavailable(*m, _FREED) if type(m) is tuple else m for m in xs.meta)
-        out = list(xs)
+        versions = self._versions
         for i, x in enumerate(xs):
-            if isinstance(x, Tensor) and x._vc[0] != self._versions[i]:
-                out[i] = SavedUnavailable(x.shape, x.dtype, _modified_message(x, self._versions[i]))
-        return tuple(out)
+            if isinstance(x, Tensor) and x._vc[0] != versions[i]:
+                break
+        else:
+            return xs
+        return tuple(
+            SavedUnavailable(x.shape, x.dtype, _modified_message(x, v))
+            if isinstance(x, Tensor) and x._vc[0] != v
+            else x
+            for x, v in zip(xs, versions)
+        )
 
     def _saved_out(self):
         if self._out is None:
@@ -311,6 +343,19 @@ class OpNode(Node):
                 [(x._data.shape, x._data.dtype) if isinstance(x, Tensor) else x for x in xs]
             )
             self._out = None
+
+
+def _fit(gx: Tensor, x: Tensor) -> Tensor:
+    """A rule's gradient summed back to its input's shape (broadcasting) and cast to its dtype."""
+    if gx.shape != x.shape:
+        from .shape import sum_to_size
+
+        gx = sum_to_size(gx, x.shape)
+    if gx.dtype is not x.dtype:
+        if gx.dtype.is_complex and not x.dtype.is_complex:
+            gx = gx.real  # Matches torch: a real input gets the real part
+        gx = gx.to(x.dtype)
+    return gx
 
 
 class _Released:
