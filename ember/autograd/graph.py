@@ -176,7 +176,8 @@ def run_backward(
             buf = buffers.pop(node, None)
             if buf is None:
                 continue
-            buf = _hooked(node, buf)
+            if node._pre_hooks or node._retain:
+                buf = _hooked(node, buf)
             if targets is not None and node in targets:
                 for nr, g in enumerate(buf):
                     captured[(node, nr)] = g
@@ -187,7 +188,10 @@ def run_backward(
                 node._release()
             for (nxt, nr), g in zip(node.next_functions, out):
                 if nxt is not None and g is not None:
-                    _add(buffers, nxt, nr, g)
+                    buf = buffers.get(nxt)
+                    if buf is None:
+                        buf = buffers[nxt] = [None] * nxt._num_outputs()
+                    buf[nr] = g if buf[nr] is None else buf[nr] + g
     finally:
         STATE.enabled = prev
     if capture is None:
