@@ -443,6 +443,17 @@ class Tensor:
 
         return tensor_repr(self, tensor_contents)
 
+    def _repr_svg_(self) -> str | None:
+        """Jupyter shows a tensor's graph inline (when graphviz and Graphviz's dot exist)."""
+        if self._grad_fn is None:
+            return None
+        from . import viz
+
+        try:
+            return viz.svg(self)
+        except (ImportError, RuntimeError):
+            return None
+
     def __format__(self, spec: str) -> str:
         if self._data.ndim == 0 and spec:
             return self._data.item().__format__(spec)

@@ -163,9 +163,13 @@ def _reads(rule: Callable, index: int) -> bool:
     name = code.co_varnames[index]
     if name in code.co_cellvars:
         return True
-    return any(
-        i.opname.startswith("LOAD_FAST") and i.argval == name for i in dis.get_instructions(code)
-    )
+    for i in dis.get_instructions(code):
+        # Python 3.13's LOAD_FAST_LOAD_FAST loads a pair of names at once.
+        if i.opname.startswith("LOAD_FAST") and name in (
+            i.argval if isinstance(i.argval, tuple) else (i.argval,)
+        ):
+            return True
+    return False
 
 
 def defop(
