@@ -376,3 +376,14 @@ def test_make_dot_from_trace_and_bad_params():
     var, _ = _seed003(ember)
     with pytest.raises(TypeError, match="'lr' is float"):
         viz.make_dot(var, {"lr": 0.1})
+
+
+def test_tensor_svg_repr_for_jupyter():
+    x = ember.ones(2, requires_grad=True)
+    assert x._repr_svg_() is None  # a leaf has no graph to show
+    y = (x * x).sum()
+    svg = y._repr_svg_()
+    if shutil.which("dot") is None:
+        assert svg is None  # no Graphviz: Jupyter falls back to the text repr
+    else:
+        assert svg.lstrip().startswith("<?xml") and "MulBackward0" in svg
