@@ -28,6 +28,7 @@ from ._tensor import Size, Tensor
 from .ops import *  # noqa: F403
 from . import autograd  # noqa: E402
 from . import return_types  # noqa: E402
+from .explain import explain  # noqa: E402
 from .autograd.grad_mode import (
     enable_grad,
     inference_mode,
