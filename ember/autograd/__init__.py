@@ -19,9 +19,14 @@ from .grad_mode import (
     set_grad_enabled,
 )
 from .graph import AccumulateGrad, Node, accumulator, run_backward
+from . import function
+from .function import Function, once_differentiable
 from .variable import Variable
 
 __all__ = [
+    "Function",
+    "function",
+    "once_differentiable",
     "backward",
     "grad",
     "Variable",
