@@ -19,11 +19,19 @@ from .grad_mode import (
     set_grad_enabled,
 )
 from .graph import AccumulateGrad, Node, accumulator, run_backward
-from . import function
+from . import anomaly_mode, function
+from .anomaly_mode import (
+    detect_anomaly,
+    is_anomaly_check_nan_enabled,
+    is_anomaly_enabled,
+    set_detect_anomaly,
+)
 from .function import Function, once_differentiable
 from .variable import Variable
 
 __all__ = [
+    "detect_anomaly",
+    "set_detect_anomaly",
     "Function",
     "function",
     "once_differentiable",

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from operator import attrgetter
 from typing import TYPE_CHECKING
 
+from .anomaly_mode import ANOMALY, checked_apply, record
 from .grad_mode import STATE
 
 if TYPE_CHECKING:
@@ -35,6 +36,8 @@ class Node:
         self._seq = next(_seq)
         self._pre_hooks = None  # {output_nr: {handle_id: hook}} from Tensor.register_hook
         self._retain = None  # {output_nr: weakref to a tensor that retains its grad}
+        if ANOMALY.enabled:
+            record(self)
 
     def name(self) -> str:
         return type(self).__name__
@@ -169,6 +172,7 @@ def run_backward(
     for (node, nr), g in zip(roots, grads):
         _add(buffers, node, nr, g)
     captured = {}
+    checked = ANOMALY.enabled
     prev = STATE.enabled
     STATE.enabled = create_graph
     try:
@@ -183,7 +187,7 @@ def run_backward(
                     captured[(node, nr)] = g
                 if node not in leads:
                     continue
-            out = node.apply(buf)
+            out = checked_apply(node, buf) if checked else node.apply(buf)
             if not retain_graph:
                 node._release()
             for (nxt, nr), g in zip(node.next_functions, out):
