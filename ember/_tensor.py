@@ -276,6 +276,19 @@ class Tensor:
             fn._pre_hooks = {}
         return add_hook(fn._pre_hooks.setdefault(self._output_nr, {}), hook)
 
+    def register_post_accumulate_grad_hook(self, hook: Callable[[Tensor], None]):
+        """Call `hook(tensor)` after a gradient is accumulated into this leaf's `.grad`
+        (optimizers step from there). Returns a handle with `remove()`."""
+        from .autograd.graph import add_hook
+
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self._grad_fn is not None:
+            raise RuntimeError(
+                "post accumulate grad hooks cannot be registered on non-leaf tensors"
+            )
+        return add_hook(self.__dict__.setdefault("_post_accumulate_grad_hooks", {}), hook)
+
     def backward(
         self,
         gradient: Tensor | None = None,

@@ -328,6 +328,44 @@ def test_non_leaf_grad_warns():
     assert str(want[0].message).startswith(str(got[0].message))
 
 
+def test_node_hooks_and_post_accumulate_hooks(same):
+    def f(m):
+        log = []
+        x = m.tensor([1.0, 2.0], requires_grad=True)
+        y = x * 3
+        z = (y * y).sum()
+        pre = y.grad_fn.register_prehook(
+            lambda gout: log.append(gout[0].tolist()) or (gout[0] * 2,)
+        )
+        y.grad_fn.register_hook(
+            lambda gin, gout: log.append([None if g is None else g.tolist() for g in gin])
+        )
+        y.register_hook(lambda g: log.append(("tensor", g.tolist())))
+        x.register_post_accumulate_grad_hook(lambda t: log.append(("acc", t.grad.tolist())))
+        z.backward()
+        pre.remove()
+        x.grad = None
+        (x * 3 * x).sum().backward()
+        return [log, x.grad]
+
+    same(f)
+
+
+def test_node_hook_must_return_one_value_per_gradient(same):
+    def f(m):
+        x = m.tensor([1.0, 2.0], requires_grad=True)
+        y = x * 3
+        y.grad_fn.register_hook(lambda gin, gout: (gin[0] * 10,))
+        y.sum().backward()
+
+    same(f)
+
+
+def test_post_accumulate_hook_errors(same):
+    same(lambda m: (m.ones(2, requires_grad=True) * 2).register_post_accumulate_grad_hook(print))
+    same(lambda m: m.ones(2).register_post_accumulate_grad_hook(print))
+
+
 # ---- detach, .data, requires_grad flags ----------------------------------------------------
 def test_detach_shares_memory_and_stops_history(same):
     def f(m):

@@ -34,13 +34,29 @@ class Node:
     def __init__(self) -> None:
         self.next_functions: tuple = ()
         self._seq = next(_seq)
-        self._pre_hooks = None  # {output_nr: {handle_id: hook}} from Tensor.register_hook
+        # {output_nr: {handle_id: hook}} from Tensor.register_hook, plus "node": pre-hooks and
+        # "post": hooks registered on the node itself (register_prehook / register_hook).
+        self._pre_hooks = None
         self._retain = None  # {output_nr: weakref to a tensor that retains its grad}
         if ANOMALY.enabled:
             record(self)
 
     def name(self) -> str:
         return type(self).__name__
+
+    def register_prehook(self, fn: Callable) -> RemovableHandle:
+        """`fn(grad_outputs)` runs before this node's backward; a returned tuple replaces them."""
+        return self._add_hook("node", fn)
+
+    def register_hook(self, fn: Callable) -> RemovableHandle:
+        """`fn(grad_inputs, grad_outputs)` runs after this node's backward; a returned tuple
+        replaces grad_inputs (what flows on to the node's inputs)."""
+        return self._add_hook("post", fn)
+
+    def _add_hook(self, kind: str, fn: Callable) -> RemovableHandle:
+        if self._pre_hooks is None:
+            self._pre_hooks = {}
+        return add_hook(self._pre_hooks.setdefault(kind, {}), fn)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} object at {hex(id(self))}>"
@@ -92,6 +108,10 @@ class AccumulateGrad(Node):
         else:
             old._data += g._data
             old._vc[0] += 1
+        post = leaf.__dict__.get("_post_accumulate_grad_hooks")
+        if post:
+            for hook in tuple(post.values()):
+                hook(leaf)
         return ()
 
 
@@ -106,11 +126,12 @@ def accumulator(leaf: Tensor) -> AccumulateGrad:
 
 
 def _hooked(node: Node, grads: list) -> list:
-    """Run tensor hooks registered on the node's outputs, then store retained grads."""
-    if node._pre_hooks:
-        for nr, hooks in node._pre_hooks.items():
-            if grads[nr] is not None:
-                for hook in tuple(hooks.values()):
+    """Tensor hooks on the node's outputs, retained grads, then the node's own pre-hooks."""
+    hooks = node._pre_hooks
+    if hooks:
+        for nr, fns in hooks.items():
+            if type(nr) is int and grads[nr] is not None:
+                for hook in tuple(fns.values()):
                     new = hook(grads[nr])
                     if new is not None:
                         grads[nr] = new
@@ -123,7 +144,27 @@ def _hooked(node: Node, grads: list) -> list:
                     t._grad = g if STATE.enabled else type(t)._make(g._data.copy())
                 else:
                     t._grad = t._grad + g
+    if hooks and "node" in hooks:
+        for hook in tuple(hooks["node"].values()):
+            grads = _replaced(hook, grads, hook(tuple(grads)))
     return grads
+
+
+def _post_hooked(node: Node, grad_inputs: list, grad_outputs: list) -> list:
+    for hook in tuple(node._pre_hooks["post"].values()):
+        grad_inputs = _replaced(hook, grad_inputs, hook(tuple(grad_inputs), tuple(grad_outputs)))
+    return grad_inputs
+
+
+def _replaced(hook: Callable, old: list, new: tuple | None) -> list:
+    if new is None:
+        return old
+    if len(new) != len(old):
+        raise RuntimeError(
+            f"hook '{getattr(hook, '__name__', hook)}' has returned an incorrect number of values "
+            f"(got {len(new)}, but expected {len(old)})"
+        )
+    return list(new)
 
 
 def _reachable(roots: Sequence[Node]) -> list:
@@ -188,6 +229,8 @@ def run_backward(
                 if node not in leads:
                     continue
             out = checked_apply(node, buf) if checked else node.apply(buf)
+            if node._pre_hooks and "post" in node._pre_hooks:
+                out = _post_hooked(node, out, buf)
             if not retain_graph:
                 node._release()
             for (nxt, nr), g in zip(node.next_functions, out):
