@@ -28,8 +28,14 @@ from .anomaly_mode import (
 )
 from .function import Function, once_differentiable
 from .variable import Variable
+from . import functional
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 
 __all__ = [
+    "functional",
+    "gradcheck",
+    "gradgradcheck",
+    "GradcheckError",
     "detect_anomaly",
     "set_detect_anomaly",
     "Function",
