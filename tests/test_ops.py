@@ -1,4 +1,4 @@
-"""Every op, every sample, the same checks (PyTorch's OpInfo pattern; entries in opdb_*.py).
+"""Every op, every sample, the same checks (PyTorch's OpInfo pattern; the table is op_db.py).
 
 For each (op, sample): forward values/shape/dtype vs torch in float64 and float32; the vjp
 vs `torch.autograd.grad` with a random cotangent; the vjp vs float64 central differences
@@ -9,20 +9,15 @@ exercised by no entry.
 
 from __future__ import annotations
 
-import importlib
 import zlib
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from op_db import OPS
 
 import ember
 from ember.ops._registry import Op
-
-OPS = []
-for _path in sorted(Path(__file__).parent.glob("opdb_*.py")):
-    OPS += importlib.import_module(_path.stem).OPS
 
 
 def _rng(*key: object) -> np.random.Generator:
