@@ -56,7 +56,7 @@ for _name in getattr(_factories, "TENSOR_METHODS", ()):
     setattr(Tensor, _name, getattr(_factories, _name))
 
 
-_SUBMODULES = ("nn", "optim", "utils", "vision")
+_SUBMODULES = ("nn", "optim", "utils", "vision", "func")
 
 
 def __getattr__(name: str):
