@@ -25,7 +25,6 @@ functions that need it; rendering to PNG/SVG also needs Graphviz's `dot` program
 
 from __future__ import annotations
 
-import dis
 import inspect
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -34,6 +33,9 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import numpy as np
 
 from ._tensor import Tensor
+from .ops._registry import SIZES as _SIZES
+from .ops._registry import UNUSED as _UNUSED
+from .ops._registry import param_use as _use
 
 if TYPE_CHECKING:
     import graphviz
@@ -362,8 +364,6 @@ def saved_attrs(fn) -> dict[str, object]:
 
 _TORCH_NAMES = {"x": "self", "y": "other", "axes": "dim"}
 # How a rule uses one of its parameters; ordered, so that max() combines rules.
-_UNUSED, _SIZES, _VALUE = 0, 1, 2
-_SIZE_ATTRS = ("shape", "ndim")
 
 
 def _input_names(fwd, n: int) -> tuple[list[str], str | None]:
@@ -377,37 +377,6 @@ def _input_names(fwd, n: int) -> tuple[list[str], str | None]:
             return names + [p.name] * (n - len(names)), p.name
         names.append(_TORCH_NAMES.get(p.name, p.name))
     return names, None
-
-
-def _use(rule, param: int | str) -> int:
-    """How `rule(g, out, *inputs, **params)` uses a parameter (by position or by name):
-    `_UNUSED`, `_SIZES` (only its `.shape`/`.ndim`) or `_VALUE`. Unknown means `_VALUE`."""
-    code = getattr(rule, "__code__", None)
-    if code is None:
-        return _VALUE
-    if isinstance(param, int):
-        if param >= code.co_argcount:  # the input lands in `*args`, or nowhere
-            return _VALUE if code.co_flags & inspect.CO_VARARGS else _UNUSED
-        param = code.co_varnames[param]
-    if param not in code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]:
-        return _VALUE if code.co_flags & inspect.CO_VARKEYWORDS else _UNUSED
-    if param in code.co_cellvars:  # read by a nested function
-        return _VALUE
-    use = _UNUSED
-    ins = list(dis.get_instructions(code))
-    for here, after in zip(ins, ins[1:]):
-        if not here.opname.startswith("LOAD_FAST"):
-            continue
-        # Python 3.13's LOAD_FAST_LOAD_FAST carries a pair of names; only the second one is
-        # the object that the next instruction sees.
-        pair = here.argval if isinstance(here.argval, tuple) else (here.argval,)
-        if param in pair[:-1]:
-            return _VALUE
-        if param == pair[-1]:
-            if after.opname != "LOAD_ATTR" or after.argval not in _SIZE_ATTRS:
-                return _VALUE
-            use = _SIZES
-    return use
 
 
 def _edge_gradients(outputs: tuple, gradient) -> dict:

@@ -13,6 +13,7 @@ is not differentiable; an input with no rule raises when a graph needs it, never
 from __future__ import annotations
 
 import dis
+import inspect
 import re
 import types
 from collections.abc import Callable
@@ -61,13 +62,13 @@ class Op:
     def defvjp(self, *rules: Callable | None) -> Op:
         """One rule per tensor input, in order; `None` marks a non-differentiable input."""
         self.vjps = rules
-        self.uses_out = any(r is not None and _reads(r, 1) for r in rules)
+        self.uses_out = any(r is not None and param_use(r, 1) != UNUSED for r in rules)
         return self
 
     def defvjp_each(self, make_rule: Callable[[int], Callable]) -> Op:
         """For ops over any number of tensors (cat, stack): `make_rule(i)` is input i's rule."""
         self.each = make_rule
-        self.uses_out = _reads(make_rule(0), 1)
+        self.uses_out = param_use(make_rule(0), 1) != UNUSED
         return self
 
     def __get__(self, obj: object, cls: type | None = None):
@@ -155,21 +156,40 @@ class Op:
 _NO_EDGE = (None, 0)
 
 
-def _reads(rule: Callable, index: int) -> bool:
-    """Does the rule read its positional parameter number `index` (e.g. `out`)?"""
-    code = rule.__code__
-    if code.co_argcount <= index:
-        return False
-    name = code.co_varnames[index]
-    if name in code.co_cellvars:
-        return True
-    for i in dis.get_instructions(code):
-        # Python 3.13's LOAD_FAST_LOAD_FAST loads a pair of names at once.
-        if i.opname.startswith("LOAD_FAST") and name in (
-            i.argval if isinstance(i.argval, tuple) else (i.argval,)
-        ):
-            return True
-    return False
+UNUSED, SIZES, VALUE = 0, 1, 2  # how a rule uses a parameter: not, only its shape, its values
+_SIZE_ATTRS = ("shape", "ndim")
+
+
+def param_use(rule: Callable, param: int | str) -> int:
+    """How `rule(g, out, *inputs, **params)` uses a parameter (by position or by name):
+    UNUSED, SIZES (only its `.shape`/`.ndim`) or VALUE; anything unknown counts as VALUE.
+    Read from the rule's bytecode, once, when the answer is first needed."""
+    code = getattr(rule, "__code__", None)
+    if code is None:
+        return VALUE
+    if isinstance(param, int):
+        if param >= code.co_argcount:  # the input lands in `*args`, or nowhere
+            return VALUE if code.co_flags & inspect.CO_VARARGS else UNUSED
+        param = code.co_varnames[param]
+    if param not in code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]:
+        return VALUE if code.co_flags & inspect.CO_VARKEYWORDS else UNUSED
+    if param in code.co_cellvars:  # read by a nested function
+        return VALUE
+    use = UNUSED
+    ins = list(dis.get_instructions(code))
+    for here, after in zip(ins, ins[1:]):
+        if not here.opname.startswith("LOAD_FAST"):
+            continue
+        # Python 3.13's LOAD_FAST_LOAD_FAST carries a pair of names; only the second one is
+        # the object that the next instruction sees.
+        pair = here.argval if isinstance(here.argval, tuple) else (here.argval,)
+        if param in pair[:-1]:
+            return VALUE
+        if param == pair[-1]:
+            if after.opname != "LOAD_ATTR" or after.argval not in _SIZE_ATTRS:
+                return VALUE
+            use = SIZES
+    return use
 
 
 def defop(
