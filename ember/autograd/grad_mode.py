@@ -15,6 +15,8 @@ from typing import Any
 class _State(threading.local):
     enabled = True
     inference = False
+    saved_hooks: tuple = ()  # stack of (pack, unpack) from autograd.graph.saved_tensors_hooks
+    hooks_disabled: str | None = None  # message of disable_saved_tensors_hooks
 
 
 STATE = _State()

@@ -276,3 +276,44 @@ def add_hook(hooks: dict, fn: Callable) -> RemovableHandle:
     handle = RemovableHandle(hooks)
     hooks[handle.id] = fn
     return handle
+
+
+class saved_tensors_hooks:
+    """Within this context, every value a node saves for backward goes through
+    `pack_hook(tensor)` when it is saved and `unpack_hook(packed)` when backward needs it
+    (to compress, offload or recompute activations). Only values that a rule reads are
+    packed, as in torch; ops recorded outside the context are unaffected. Thread-local."""
+
+    def __init__(self, pack_hook: Callable, unpack_hook: Callable) -> None:
+        self.pack_hook, self.unpack_hook = pack_hook, unpack_hook
+
+    def __enter__(self) -> saved_tensors_hooks:
+        if STATE.hooks_disabled is not None:
+            raise RuntimeError(STATE.hooks_disabled)
+        STATE.saved_hooks = STATE.saved_hooks + ((self.pack_hook, self.unpack_hook),)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        STATE.saved_hooks = STATE.saved_hooks[:-1]
+
+
+class save_on_cpu(saved_tensors_hooks):
+    """torch's hooks that move saved tensors to (pinned) CPU memory. ember's tensors already
+    live there: the saved values are kept as copies, and the API is the same."""
+
+    def __init__(self, pin_memory: bool = False, device_type: str = "cuda") -> None:
+        super().__init__(lambda t: t.detach().clone(), lambda t: t)
+
+
+class disable_saved_tensors_hooks:
+    """Within this context, entering saved_tensors_hooks raises RuntimeError(error_message)."""
+
+    def __init__(self, error_message: str) -> None:
+        self.error_message = error_message
+
+    def __enter__(self) -> None:
+        self._prev = STATE.hooks_disabled
+        STATE.hooks_disabled = self.error_message
+
+    def __exit__(self, *exc: object) -> None:
+        STATE.hooks_disabled = self._prev

@@ -103,6 +103,8 @@ class Op:
                 if self.uses_out:
                     node._out = out
                     node._outv = (t._vc, 0)
+                if STATE.saved_hooks:
+                    _pack_saved(self, node, (t,))
         return t
 
     def _wrap_many(self, inputs: tuple, outs: list, params: dict) -> tuple:
@@ -119,6 +121,8 @@ class Op:
                 if self.uses_out:
                     node._out = tuple(outs)
                     node._outv = tuple((t._vc, 0) for t in ts)
+                if STATE.saved_hooks:
+                    _pack_saved(self, node, ts)
         return ts
 
     def _record(self, inputs: tuple, params: dict):
@@ -326,6 +330,8 @@ class OpNode(Node):
 
     def _saved_inputs(self) -> tuple:
         xs = self._inputs
+        if type(xs) is _Packed:
+            return xs.unpack_inputs()
         if type(xs) is _Released:
             return tuple(SavedUnavailable(*m, _FREED) if type(m) is tuple else m for m in xs.meta)
         versions = self._versions
@@ -342,6 +348,8 @@ class OpNode(Node):
         )
 
     def _saved_out(self):
+        if type(self._inputs) is _Packed:
+            return self._inputs.unpack_out(self._num)
         if self._out is None:
             raise RuntimeError(_FREED)
         if self._num == 1:
@@ -362,7 +370,12 @@ class OpNode(Node):
     def _release(self) -> None:
         # Keep only what rules may read without values (shapes, dtypes, non-tensor inputs).
         xs = self._inputs
-        if type(xs) is not _Released:
+        if type(xs) is _Packed:  # its tensors are shape-only placeholders
+            self._inputs = _Released(
+                [(x.shape, x.dtype.np) if isinstance(x, Tensor) else x for x in xs.inputs]
+            )
+            self._out = None
+        elif type(xs) is not _Released:
             self._inputs = _Released(
                 [(x._data.shape, x._data.dtype) if isinstance(x, Tensor) else x for x in xs]
             )
@@ -380,6 +393,69 @@ def _fit(gx: Tensor, x: Tensor) -> Tensor:
             gx = gx.real  # Matches torch: a real input gets the real part
         gx = gx.to(x.dtype)
     return gx
+
+
+def _value_reads(op: Op, i: int) -> set:
+    """The parameters (1 = out, 2 + j = input j) that input i's rule reads as values."""
+    cache = op.__dict__.setdefault("_reads_cache", {})
+    if i not in cache:
+        rule = op.vjps[i] if i < len(op.vjps) else op.each(i) if op.each else None
+        n = getattr(getattr(rule, "__code__", None), "co_argcount", 0)
+        cache[i] = {p for p in range(1, n) if param_use(rule, p) == VALUE}
+    return cache[i]
+
+
+def _pack_saved(op: Op, node: OpNode, outputs: tuple) -> None:
+    """Inside saved_tensors_hooks: pack what the node's rules will read, as torch does (only
+    for the inputs that need a gradient), and keep no other reference to the tensors."""
+    pack, unpack = STATE.saved_hooks[-1]
+    reads = set()
+    for i, (nxt, _) in enumerate(node.next_functions):
+        if nxt is not None:
+            reads |= _value_reads(op, i)
+    inputs = node._inputs
+    packed = {j: pack(x) for j, x in enumerate(inputs) if j + 2 in reads and isinstance(x, Tensor)}
+    kept = tuple(
+        SavedUnavailable(x.shape, x.dtype, _NOT_SAVED) if isinstance(x, Tensor) else x
+        for x in inputs
+    )
+    out = tuple(pack(t) for t in outputs) if 1 in reads else None
+    node._inputs = _Packed(kept, packed, unpack, out)
+    node._out = None
+
+
+_NOT_SAVED = "ember did not save this value for backward (saved_tensors_hooks were active)"
+
+
+class _Packed:
+    """A node's saved values as packed by saved_tensors_hooks, unpacked when backward needs
+    them; the inputs are shape-only placeholders."""
+
+    __slots__ = ("inputs", "out", "packed", "unpack")
+
+    def __init__(self, inputs: tuple, packed: dict, unpack: Callable, out: tuple | None) -> None:
+        self.inputs, self.packed, self.unpack, self.out = inputs, packed, unpack, out
+
+    def _unpacked(self, p: object) -> Tensor:
+        t = self.unpack(p)
+        if not isinstance(t, Tensor):
+            raise TypeError(
+                "Output of saved tensor unpack_hook expected to be a Tensor but got result of "
+                f"type {type(t).__name__}"
+            )
+        return t
+
+    def unpack_inputs(self) -> tuple:
+        xs = list(self.inputs)
+        for j, p in self.packed.items():
+            xs[j] = self._unpacked(p)
+        return tuple(xs)
+
+    def unpack_out(self, num: int) -> Tensor | tuple:
+        if self.out is None:
+            raise RuntimeError(_NOT_SAVED)
+        outs = tuple(self._unpacked(p) for p in self.out)
+        return outs[0] if num == 1 else outs
 
 
 class _Released:
