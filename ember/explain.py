@@ -162,7 +162,7 @@ class _Names:
         nxt, nr = node.next_functions[i]
         if nxt is not None:
             return self.of_edge((nxt, nr))
-        x = _saved_inputs(node)[i] if i < len(_saved_inputs(node)) else None
+        x = _unpack_inputs(node)[i] if i < len(_unpack_inputs(node)) else None
         if isinstance(x, Tensor):
             return self.by_id.get(id(x), "const")
         if isinstance(x, float):
@@ -234,9 +234,9 @@ def _apply(node: Node, buf: list) -> list:
         raise
 
 
-def _saved_inputs(node: Node) -> tuple:
+def _unpack_inputs(node: Node) -> tuple:
     """An op node's inputs (freed ones as shape-only stand-ins); () for other nodes."""
-    saved = getattr(node, "_saved_inputs", None)
+    saved = getattr(node, "_unpack_inputs", None)
     return saved() if saved is not None else ()
 
 
@@ -349,7 +349,7 @@ def _words(node: Node, labels: list, out: str) -> tuple:
     """(what the node computed, its local derivative, per-input formulas) for a step."""
     name = type(node).__name__
     params = getattr(node, "_params", {})
-    xs = _saved_inputs(node)
+    xs = _unpack_inputs(node)
     ctx = {"o": out, "a": labels[0] if labels else "", "b": labels[1] if len(labels) > 1 else ""}
     entry = _RULES.get(name)
     if entry is not None and params.get("alpha", 1) == 1:

@@ -14,7 +14,7 @@ read off the picture.
 
 Coupling, on purpose and only here: torch exposes what a node saved as `grad_fn._saved_<name>`;
 ember's nodes do not, so `saved_attrs` reads an `OpNode`'s recorded call (`_inputs`, `_params`,
-the saved output via `_saved_out()`) and its op's rules from `ember/ops/_registry.py`, and
+the saved output via `_unpack_out()`) and its op's rules from `ember/ops/_registry.py`, and
 `show_grads` drives the engine's `run_backward` with `capture` (through `_reachable`, and
 `ember.autograd`'s `_edge` and `_make_grads`, so that roots and seeds are exactly backward's).
 Neither adds work to the engine's hot path: nothing here runs unless a picture is drawn.
@@ -25,7 +25,6 @@ functions that need it; rendering to PNG/SVG also needs Graphviz's `dot` program
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -33,9 +32,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import numpy as np
 
 from ._tensor import Tensor
-from .ops._registry import SIZES as _SIZES
-from .ops._registry import UNUSED as _UNUSED
-from .ops._registry import param_use as _use
+from .autograd.saved import saved_attrs
 
 if TYPE_CHECKING:
     import graphviz
@@ -303,80 +300,6 @@ def _grad_label(g: Tensor | None) -> str:
         fmt = {"float_kind": "{:.4g}".format, "complex_kind": "{:.4g}".format}
         label += "\n" + np.array2string(g.detach().numpy(), separator=", ", formatter=fmt)
     return label
-
-
-def saved_attrs(fn) -> dict[str, object]:
-    """What node `fn` saved for backward, by name: ember's `fn._saved_<name>` attributes.
-
-    Read off an op's node and its rules, in torch's words where ember's differ (`self` and
-    `other` for ember's `x` and `y`, `dim` for `axes`): each input a rule reads, or
-    `<input>_sym_sizes` when rules read only its shape (as torch saves only sizes then); each
-    keyword argument a rule reads; the output as `result` when a rule reads it (unpacked into
-    a fresh tensor, as torch's `_saved_result` is). An input read only by the rule of an input
-    that needs no gradient is `None`, as torch leaves it unsaved. The inputs of a variadic op
-    (`cat`) form one tuple. Sorted by name, as torchviz's `dir(fn)` walk sees torch's. A value
-    freed by a backward without `retain_graph`, or modified in place since, raises torch's
-    error, as reading torch's `_saved_*` attribute does. Python scalars stay numbers (torch
-    may wrap them into 0-d tensors) and torch-only metadata (`self_sym_numel`,
-    `mat2_sym_strides`) is not listed.
-    """
-    from .ops._registry import _FREED, OpNode, SavedUnavailable, _Released
-
-    if not isinstance(fn, OpNode):
-        return {}
-    op = fn._op
-    released = type(fn._inputs) is _Released
-    inputs = fn._inputs.meta if released else fn._saved_inputs()
-    rules = op.vjps if op.each is None else [op.each(i) for i in range(len(inputs))]
-    # Only the rules of inputs that need a gradient will run: what they read is saved.
-    needed = [r for r, (nxt, _) in zip(rules, fn.next_functions) if r is not None and nxt]
-    unneeded = [r for r, (nxt, _) in zip(rules, fn.next_functions) if r is not None and not nxt]
-    names, varargs = _input_names(op.fwd, len(inputs))
-    attrs: dict[str, object] = {}
-    for i, (name, x) in enumerate(zip(names, inputs)):
-        use = max((_use(r, i + 2) for r in needed), default=_UNUSED)
-        if use is _UNUSED:
-            if any(_use(r, i + 2) for r in unneeded):
-                attrs[name] = None
-            continue
-        if released and type(x) is tuple:  # a freed tensor's (shape, NumPy dtype)
-            if use is _SIZES:
-                attrs[f"{name}_sym_sizes"] = tuple(x[0])
-                continue
-            raise RuntimeError(_FREED)
-        if use is _SIZES and isinstance(x, Tensor):
-            attrs[f"{name}_sym_sizes"] = tuple(x.shape)
-            continue
-        if isinstance(x, SavedUnavailable):
-            raise RuntimeError(x._msg)
-        attrs[name] = attrs.get(name, ()) + (x,) if name == varargs else x
-    for key, val in fn._params.items():
-        if any(_use(r, key) for r in needed):
-            attrs[_TORCH_NAMES.get(key, key)] = val
-    if op.uses_out:
-        out = fn._saved_out()  # raises torch's error once freed
-        for t in out if isinstance(out, tuple) else (out,):
-            if isinstance(t, SavedUnavailable):
-                raise RuntimeError(t._msg)
-        attrs["result"] = out
-    return dict(sorted(attrs.items()))
-
-
-_TORCH_NAMES = {"x": "self", "y": "other", "axes": "dim"}
-# How a rule uses one of its parameters; ordered, so that max() combines rules.
-
-
-def _input_names(fwd, n: int) -> tuple[list[str], str | None]:
-    """Torch's names of an op's `n` positional inputs, and the forward's variadic name if the
-    inputs run into it."""
-    names: list[str] = []
-    for p in inspect.signature(fwd).parameters.values():
-        if len(names) == n:
-            break
-        if p.kind is p.VAR_POSITIONAL:
-            return names + [p.name] * (n - len(names)), p.name
-        names.append(_TORCH_NAMES.get(p.name, p.name))
-    return names, None
 
 
 def _edge_gradients(outputs: tuple, gradient) -> dict:

@@ -89,3 +89,23 @@ def test_freed_after_backward(same):
         y.backward()
 
     same(f)
+
+
+def test_saved_attributes_of_nodes(same):
+    def f(m):
+        x = m.tensor([1.0, 2.0], requires_grad=True)
+        w = m.tensor([3.0, 4.0])
+        y = (x * w).exp()
+        mul = y.grad_fn.next_functions[0][0]
+        names = sorted(a for a in dir(mul) if a.startswith("_saved_"))
+        return [names, mul._saved_other, y.grad_fn._saved_result, mul._saved_self is None]
+
+    same(f)
+
+    def freed(m):
+        x = m.tensor([1.0, 2.0], requires_grad=True)
+        y = x.exp()
+        y.sum().backward()
+        return y.grad_fn._saved_result
+
+    same(freed)

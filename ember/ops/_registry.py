@@ -301,11 +301,30 @@ class OpNode(Node):
     def _num_outputs(self) -> int:
         return self._num
 
+    def __getattr__(self, name: str):
+        """torch's `grad_fn._saved_<name>` attributes (see autograd/saved.py)."""
+        if name.startswith("_saved_"):
+            from ..autograd.saved import saved_attrs
+
+            attrs = saved_attrs(self)
+            if name[7:] in attrs:
+                return attrs[name[7:]]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __dir__(self) -> list:
+        from ..autograd.saved import saved_attrs
+
+        try:
+            saved = ["_saved_" + k for k in saved_attrs(self)]
+        except RuntimeError:  # freed or modified: torch still lists the names
+            saved = []
+        return sorted(set(super().__dir__()) | set(saved))
+
     def apply(self, grads: list) -> list:
         op = self._op
         g = grads[0] if op.nout == 1 else tuple(grads)
-        inputs = self._saved_inputs()
-        out = self._saved_out() if op.uses_out else None
+        inputs = self._unpack_inputs()
+        out = self._unpack_out() if op.uses_out else None
         params, vjps = self._params, op.vjps
         result = []
         for i, (nxt, _) in enumerate(self.next_functions):
@@ -328,7 +347,7 @@ class OpNode(Node):
             result.append(gx)
         return result
 
-    def _saved_inputs(self) -> tuple:
+    def _unpack_inputs(self) -> tuple:
         xs = self._inputs
         if type(xs) is _Packed:
             return xs.unpack_inputs()
@@ -347,7 +366,7 @@ class OpNode(Node):
             for x, v in zip(xs, versions)
         )
 
-    def _saved_out(self):
+    def _unpack_out(self):
         if type(self._inputs) is _Packed:
             return self._inputs.unpack_out(self._num)
         if self._out is None:
