@@ -665,16 +665,5 @@ def refresh_view(view: Tensor) -> None:
 
 
 def _scalar_name(d: _dtype.dtype) -> str:
-    return {
-        "float32": "Float",
-        "float64": "Double",
-        "float16": "Half",
-        "int64": "Long",
-        "int32": "Int",
-        "int16": "Short",
-        "int8": "Char",
-        "uint8": "Byte",
-        "bool": "Bool",
-        "complex64": "ComplexFloat",
-        "complex128": "ComplexDouble",
-    }[d.name]
+    """c10's name of a dtype, as torch's messages print it ('Float', 'Long')."""
+    return _dtype.SCALAR_NAMES[d.name]

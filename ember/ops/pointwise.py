@@ -22,6 +22,7 @@ from .. import _dtype
 from .._dtype import _FROM_NP
 from .._tensor import Tensor
 from ._registry import Op, apply_inplace, defop
+from ._registry import _scalar_name as _name
 
 # Also exported: in-place forms torch has as functions (torch.relu_, torch.exp_, ...) and those
 # Tensor's augmented assignments (`x += y`, ...) call as `ops.add_`, ...
@@ -198,11 +199,6 @@ def _unary(
 def _kernel_error(kernel: str, dt: np.dtype) -> NotImplementedError:
     """torch's error for a dtype a kernel has no implementation for."""
     return NotImplementedError(f"\"{kernel}\" not implemented for '{_name(_FROM_NP[dt])}'")
-
-
-def _name(d: _dtype.dtype) -> str:
-    """c10's name of a dtype, as torch's messages print it ('Float', 'Long')."""
-    return _dtype.SCALAR_NAMES[d.name]
 
 
 def _zeros_like(g: Tensor) -> Tensor:
