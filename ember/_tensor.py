@@ -272,9 +272,9 @@ class Tensor:
             if self._hooks is None:
                 self._hooks = {}
             return add_hook(self._hooks, hook)
-        if fn._pre_hooks is None:
-            fn._pre_hooks = {}
-        return add_hook(fn._pre_hooks.setdefault(self._output_nr, {}), hook)
+        if fn._hooks is None:
+            fn._hooks = {}
+        return add_hook(fn._hooks.setdefault(self._output_nr, {}), hook)
 
     def register_post_accumulate_grad_hook(self, hook: Callable[[Tensor], None]):
         """Call `hook(tensor)` after a gradient is accumulated into this leaf's `.grad`

@@ -198,7 +198,7 @@ def _walk(root_edge: tuple, seed: Tensor, names: _Names) -> list:
             step = Step(len(steps) + 1, node, contributions=counts.get(node, 1))
             steps.append(step)
             leaf = node.variable if isinstance(node, AccumulateGrad) else None
-            if node._pre_hooks or (leaf is not None and leaf._hooks):
+            if node._hooks or (leaf is not None and leaf._hooks):
                 names.hooked = True
             if leaf is not None:
                 step.incoming = [(names.of_leaf(leaf), buf[0])]

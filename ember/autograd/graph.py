@@ -29,14 +29,14 @@ _by_seq = attrgetter("_seq")
 class Node:
     """A backward function. Subclasses set `apply(grads) -> grads per edge`."""
 
-    __slots__ = ("next_functions", "_seq", "_pre_hooks", "_retain", "__weakref__")
+    __slots__ = ("next_functions", "_seq", "_hooks", "_retain", "__weakref__")
 
     def __init__(self) -> None:
         self.next_functions: tuple = ()
         self._seq = next(_seq)
         # {output_nr: {handle_id: hook}} from Tensor.register_hook, plus "node": pre-hooks and
         # "post": hooks registered on the node itself (register_prehook / register_hook).
-        self._pre_hooks = None
+        self._hooks = None
         self._retain = None  # {output_nr: weakref to a tensor that retains its grad}
         if ANOMALY.enabled:
             record(self)
@@ -54,9 +54,9 @@ class Node:
         return self._add_hook("post", fn)
 
     def _add_hook(self, kind: str, fn: Callable) -> RemovableHandle:
-        if self._pre_hooks is None:
-            self._pre_hooks = {}
-        return add_hook(self._pre_hooks.setdefault(kind, {}), fn)
+        if self._hooks is None:
+            self._hooks = {}
+        return add_hook(self._hooks.setdefault(kind, {}), fn)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} object at {hex(id(self))}>"
@@ -127,7 +127,7 @@ def accumulator(leaf: Tensor) -> AccumulateGrad:
 
 def _hooked(node: Node, grads: list) -> list:
     """Tensor hooks on the node's outputs, retained grads, then the node's own pre-hooks."""
-    hooks = node._pre_hooks
+    hooks = node._hooks
     if hooks:
         for nr, fns in hooks.items():
             if type(nr) is int and grads[nr] is not None:
@@ -151,7 +151,7 @@ def _hooked(node: Node, grads: list) -> list:
 
 
 def _post_hooked(node: Node, grad_inputs: list, grad_outputs: list) -> list:
-    for hook in tuple(node._pre_hooks["post"].values()):
+    for hook in tuple(node._hooks["post"].values()):
         grad_inputs = _replaced(hook, grad_inputs, hook(tuple(grad_inputs), tuple(grad_outputs)))
     return grad_inputs
 
@@ -221,7 +221,7 @@ def run_backward(
             buf = buffers.pop(node, None)
             if buf is None:
                 continue
-            if node._pre_hooks or node._retain:
+            if node._hooks or node._retain:
                 buf = _hooked(node, buf)
             if targets is not None and node in targets:
                 for nr, g in enumerate(buf):
@@ -229,7 +229,7 @@ def run_backward(
                 if node not in leads:
                     continue
             out = checked_apply(node, buf) if checked else node.apply(buf)
-            if node._pre_hooks and "post" in node._pre_hooks:
+            if node._hooks and "post" in node._hooks:
                 out = _post_hooked(node, out, buf)
             if not retain_graph:
                 node._release()
