@@ -85,16 +85,13 @@ class Tensor:
         check_device(kwargs.pop("device", None))
         if kwargs:
             raise TypeError(f"Tensor() got an unexpected keyword argument '{next(iter(kwargs))}'")
+        if len(args) == 1 and isinstance(args[0], Tensor):
+            return args[0][...]  # Matches torch: an alias (AliasBackward0), dtype kept
         if len(args) == 1 and not isinstance(args[0], int):
-            data = args[0]
-            arr = np.array(
-                data._data if isinstance(data, Tensor) else data,
-                dtype=_dtype.get_default_dtype().np,
-            )
-        else:
-            arr = np.zeros(args, dtype=_dtype.get_default_dtype().np)
-        t = cls._make(arr)
-        return t
+            arr = np.array(args[0], dtype=_dtype.get_default_dtype().np)
+        else:  # sizes; no arguments at all is an empty 1-d tensor, as in torch
+            arr = np.zeros(args or (0,), dtype=_dtype.get_default_dtype().np)
+        return cls._make(arr)
 
     @classmethod
     def _make(cls, data: np.ndarray) -> Tensor:
@@ -430,19 +427,19 @@ class Tensor:
             raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
         return bool(self._data.item())
 
-    def _scalar(self, kind: str) -> Any:
+    def _scalar(self) -> Any:
         if self._data.size != 1:
             raise ValueError("only one element tensors can be converted to Python scalars")
         return self._data.item()
 
     def __float__(self) -> float:
-        return float(self._scalar("float"))
+        return float(self._scalar())
 
     def __int__(self) -> int:
-        return int(self._scalar("int"))
+        return int(self._scalar())
 
     def __complex__(self) -> complex:
-        return complex(self._scalar("complex"))
+        return complex(self._scalar())
 
     def __index__(self) -> int:
         if self.dtype._cat != 1 or self._data.size != 1:

@@ -548,3 +548,18 @@ def test_non_cpu_devices_are_refused():
 def test_large_nested_list_round_trips():
     data = np.random.default_rng(0).standard_normal((200, 50)).tolist()
     np.testing.assert_array_equal(ember.tensor(data).numpy(), torch.tensor(data).numpy())
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda m: m.Tensor([1, 2]),
+        lambda m: m.Tensor(2, 3).shape,
+        lambda m: m.Tensor().shape,
+        lambda m: str(m.Tensor([[1.5]]).dtype).split(".")[1],
+        lambda m: m.Tensor(m.tensor([1, 2])),
+        lambda m: type(m.Tensor(m.tensor([1.0, 2.0], requires_grad=True)).grad_fn).__name__,
+    ],
+)
+def test_legacy_tensor_constructor(same, make):
+    same(make)
