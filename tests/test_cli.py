@@ -54,8 +54,7 @@ def test_tutorial_scripts_print_what_pytorch_prints(name, args):
 
 def test_the_console_script():
     exe = shutil.which("ember", path=os.path.dirname(sys.executable))
-    if exe is None:
-        pytest.skip("the `ember` console script is not installed (pip install -e .)")
+    assert exe is not None, "pyproject.toml declares the `ember` console script"
     proc = subprocess.run(
         [exe, "run", str(SCRIPTS / "chain_rule.py")], capture_output=True, text=True, check=False
     )
