@@ -814,30 +814,25 @@ def where(
 
 # ---- comparison and logic (never differentiable) ----
 def _predicate(name: str, fn: Callable, doc: str, tensors_only: bool = False) -> Callable:
-    """A non-differentiable op with a bool result, computed in torch's common dtype of its
-    inputs (the registry's `promote` would cast the bool result to that dtype too)."""
+    """A non-differentiable op with a bool result. Matches torch: operands, Python scalars
+    included, are converted to their common dtype first (the registry's `promote`), so
+    uint8 < -1 compares with 255."""
 
     def fwd(*xs):
         return fn(*xs)
 
     fwd.__name__ = fwd.__qualname__ = name
-    op = _pointwise(None)(fwd)
+    fwd.__doc__ = doc
+    op = _pointwise(None, promote=True)(fwd)
+    if not tensors_only:
+        return op
 
     @functools.wraps(fwd)
     def call(*inputs):
-        # Matches torch: operands, Python scalars included, are converted to the common dtype
-        # first, so uint8 < -1 compares with 255.
-        if tensors_only:
-            _check_tensor(name, inputs[-1])
-        dt = _dtype.result_type(*inputs).np
-        return op(*(Tensor._make(np.asarray(_data(x)).astype(dt, copy=False)) for x in inputs))
+        _check_tensor(name, inputs[-1])
+        return op(*inputs)
 
-    call.__doc__ = doc
     return call
-
-
-def _data(x):
-    return x._data if isinstance(x, Tensor) else x
 
 
 eq = _predicate("eq", np.equal, "input == other, elementwise (bool).")
