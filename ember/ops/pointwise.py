@@ -881,13 +881,12 @@ def isclose(
     if input.dtype is not other.dtype:
         raise RuntimeError(f"{_name(input.dtype)} did not match {_name(other.dtype)}")
     a, b = input._data, other._data
-    with np.errstate(all="ignore"):
-        # Matches torch: exact equality, then a finite difference within the tolerance.
-        close = a == b
-        if equal_nan:
-            close |= np.isnan(a) & np.isnan(b)
-        diff = np.abs(a - b)
-        close |= np.isfinite(diff) & (diff <= atol + np.abs(rtol * b))
+    # Matches torch: exact equality, then a finite difference within the tolerance.
+    close = a == b
+    if equal_nan:
+        close |= np.isnan(a) & np.isnan(b)
+    diff = np.abs(a - b)
+    close |= np.isfinite(diff) & (diff <= atol + np.abs(rtol * b))
     return Tensor._make(np.asarray(close))
 
 

@@ -424,8 +424,8 @@ def _vector_norm(x, ord, axes, keepdim, dtype):
         return np.sqrt(np.add.reduce(a * a, axis=axes, keepdims=keepdim))
     if ord == 1:
         return np.add.reduce(a, axis=axes, keepdims=keepdim)
-    with np.errstate(divide="ignore"):  # a negative ord maps zeros to inf, as in torch
-        return np.add.reduce(a**ord, axis=axes, keepdims=keepdim) ** (1 / ord)
+    # A negative ord maps zeros to inf, as in torch (ops/__init__.py silences NumPy's warning).
+    return np.add.reduce(a**ord, axis=axes, keepdims=keepdim) ** (1 / ord)
 
 
 def _norm_grad(g, out, x, ord, axes, keepdim):
@@ -511,10 +511,9 @@ def _moments(x: np.ndarray, axes: tuple, correction: float, keepdim: bool) -> tu
     """(variance, mean) over axes with `correction` subtracted from the count (floored at 0)."""
     n = _count(x.shape, axes)
     dof = n - correction
-    with np.errstate(divide="ignore", invalid="ignore"):
-        m = np.add.reduce(x, axis=axes, keepdims=True) / n
-        dev = x - m
-        v = np.add.reduce(dev * dev, axis=axes, keepdims=keepdim) / builtins.max(dof, 0)
+    m = np.add.reduce(x, axis=axes, keepdims=True) / n
+    dev = x - m
+    v = np.add.reduce(dev * dev, axis=axes, keepdims=keepdim) / builtins.max(dof, 0)
     return v, m if keepdim else m.reshape(v.shape)
 
 
@@ -662,8 +661,7 @@ def _shifted(x: np.ndarray, axes: tuple) -> tuple:
 @defop("Logsumexp", float_op=True)
 def _logsumexp(x, axes, keepdim):
     z, m = _shifted(x, axes)
-    with np.errstate(divide="ignore"):
-        out = np.log(np.add.reduce(np.exp(z), axis=axes, keepdims=True)) + m
+    out = np.log(np.add.reduce(np.exp(z), axis=axes, keepdims=True)) + m
     return out if keepdim else out.reshape(_reduced_shape(x.shape, axes, False))
 
 
