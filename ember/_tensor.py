@@ -208,7 +208,7 @@ class Tensor:
     def grad_fn(self):
         base = self._base
         if base is not None and self._requires_grad and base._grad_fn is not self._base_fn:
-            from .ops._registry import refresh_view
+            from .ops._inplace import refresh_view
 
             refresh_view(self)  # Matches torch: a view of a since-modified base is replayed
         return self._grad_fn
@@ -372,7 +372,7 @@ class Tensor:
         return _ops.to_dtype(self, dtype=dtype)
 
     def type(self, dtype: Any = None) -> str | Tensor:
-        from .ops._registry import type_name
+        from .ops._saved import type_name
 
         return type_name(self).replace("ember.", "torch.") if dtype is None else self.to(dtype)
 

@@ -31,7 +31,7 @@ from ._tensor import Tensor
 from .autograd import _edge, _make_grads
 from .autograd.grad_mode import STATE
 from .autograd.graph import AccumulateGrad, Node, _reachable
-from .ops._registry import SavedUnavailable
+from .ops._saved import SavedUnavailable
 
 __all__ = ["Explanation", "Step", "explain"]
 

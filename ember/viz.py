@@ -311,7 +311,8 @@ def _edge_gradients(outputs: tuple, gradient) -> dict:
     """
     from .autograd import _edge, _make_grads
     from .autograd.graph import _reachable, run_backward
-    from .ops._registry import OpNode, _Released
+    from .ops._registry import OpNode
+    from .ops._saved import _Released
 
     if gradient is None or isinstance(gradient, Tensor):
         gradient = (gradient,) * len(outputs) if gradient is None else (gradient,)

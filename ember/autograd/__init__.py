@@ -73,7 +73,7 @@ def _edge(t: Tensor, i: int, role: str) -> tuple:
     if t._grad_fn is None:
         return (accumulator(t), 0)
     if t._base is not None and t._base._grad_fn is not t._base_fn:
-        from ..ops._registry import refresh_view
+        from ..ops._inplace import refresh_view
 
         refresh_view(t)
     return (t._grad_fn, t._output_nr)

@@ -75,7 +75,7 @@ class BackwardCFunction(FunctionCtx, Node):
     @property
     def saved_tensors(self) -> tuple:
         if self._saved is None:
-            from ..ops._registry import _FREED
+            from ..ops._saved import _FREED
 
             raise RuntimeError(_FREED)
         return tuple(_unpack(self, s) for s in self._saved)
@@ -150,7 +150,7 @@ def _pack(node: BackwardCFunction, t: Tensor | None, outputs: tuple) -> tuple | 
 
 def _unpack(node: BackwardCFunction, saved: tuple | None) -> Tensor | None:
     # (the registry imports this package, so its helpers are imported on use)
-    from ..ops._registry import _modified_message
+    from ..ops._saved import _modified_message
 
     if saved is None:
         return None

@@ -3,7 +3,7 @@
 torch's generated nodes expose each saved value as an attribute (`_saved_self`,
 `_saved_other`, `_saved_result`, `_saved_dim`, ...), which torchviz and debugging code read.
 ember's nodes keep the op's whole recorded call; this module reads off it what the op's rules
-actually use (ops/_registry.py's `param_use`), named as torch names it.
+actually use (ops/_saved.py's `param_use`), named as torch names it.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import inspect
 
 from .._tensor import Tensor
-from ..ops._registry import SIZES, UNUSED, param_use
+from ..ops._saved import SIZES, UNUSED, param_use
 
 __all__ = ["saved_attrs"]
 
@@ -31,7 +31,8 @@ def saved_attrs(fn) -> dict[str, object]:
     may wrap them into 0-d tensors) and torch-only metadata (`self_sym_numel`,
     `mat2_sym_strides`) is not listed.
     """
-    from ..ops._registry import _FREED, OpNode, SavedUnavailable, _Released
+    from ..ops._registry import OpNode
+    from ..ops._saved import _FREED, SavedUnavailable, _Released
 
     if not isinstance(fn, OpNode):
         return {}

@@ -12,8 +12,6 @@ is not differentiable; an input with no rule raises when a graph needs it, never
 
 from __future__ import annotations
 
-import dis
-import inspect
 import re
 import types
 from collections.abc import Callable
@@ -21,18 +19,20 @@ from collections.abc import Callable
 import numpy as np
 
 from .. import _dtype
-from .._tensor import Size, Tensor
+from .._tensor import Tensor
 from ..autograd.grad_mode import STATE
 from ..autograd.graph import Node, accumulator
-
-_FREED = (
-    "Trying to backward through the graph a second time (or directly access saved tensors after "
-    "they have already been freed). Saved intermediate values of the graph are freed when you "
-    "call .backward() or autograd.grad(). Specify retain_graph=True if you need to backward "
-    "through the graph a second time or if you need to access saved tensors after calling "
-    "backward."
+from ._inplace import refresh_view
+from ._saved import (
+    _FREED,
+    UNUSED,
+    SavedUnavailable,
+    _modified_message,
+    _pack_saved,
+    _Packed,
+    _Released,
+    param_use,
 )
-
 
 _FULL_NAME = re.compile(r"Backward\d+(_copy)?$|Backwards$|^(CopySlices|NotImplemented)$")
 
@@ -158,42 +158,6 @@ class Op:
 
 
 _NO_EDGE = (None, 0)
-
-
-UNUSED, SIZES, VALUE = 0, 1, 2  # how a rule uses a parameter: not, only its shape, its values
-_SIZE_ATTRS = ("shape", "ndim")
-
-
-def param_use(rule: Callable, param: int | str) -> int:
-    """How `rule(g, out, *inputs, **params)` uses a parameter (by position or by name):
-    UNUSED, SIZES (only its `.shape`/`.ndim`) or VALUE; anything unknown counts as VALUE.
-    Read from the rule's bytecode, once, when the answer is first needed."""
-    code = getattr(rule, "__code__", None)
-    if code is None:
-        return VALUE
-    if isinstance(param, int):
-        if param >= code.co_argcount:  # the input lands in `*args`, or nowhere
-            return VALUE if code.co_flags & inspect.CO_VARARGS else UNUSED
-        param = code.co_varnames[param]
-    if param not in code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]:
-        return VALUE if code.co_flags & inspect.CO_VARKEYWORDS else UNUSED
-    if param in code.co_cellvars:  # read by a nested function
-        return VALUE
-    use = UNUSED
-    ins = list(dis.get_instructions(code))
-    for here, after in zip(ins, ins[1:]):
-        if not here.opname.startswith("LOAD_FAST"):
-            continue
-        # Python 3.13's LOAD_FAST_LOAD_FAST carries a pair of names; only the second one is
-        # the object that the next instruction sees.
-        pair = here.argval if isinstance(here.argval, tuple) else (here.argval,)
-        if param in pair[:-1]:
-            return VALUE
-        if param == pair[-1]:
-            if after.opname != "LOAD_ATTR" or after.argval not in _SIZE_ATTRS:
-                return VALUE
-            use = SIZES
-    return use
 
 
 def defop(
@@ -412,258 +376,3 @@ def _fit(gx: Tensor, x: Tensor) -> Tensor:
             gx = gx.real  # Matches torch: a real input gets the real part
         gx = gx.to(x.dtype)
     return gx
-
-
-def _value_reads(op: Op, i: int) -> set:
-    """The parameters (1 = out, 2 + j = input j) that input i's rule reads as values."""
-    cache = op.__dict__.setdefault("_reads_cache", {})
-    if i not in cache:
-        rule = op.vjps[i] if i < len(op.vjps) else op.each(i) if op.each else None
-        n = getattr(getattr(rule, "__code__", None), "co_argcount", 0)
-        cache[i] = {p for p in range(1, n) if param_use(rule, p) == VALUE}
-    return cache[i]
-
-
-def _pack_saved(op: Op, node: OpNode, outputs: tuple) -> None:
-    """Inside saved_tensors_hooks: pack what the node's rules will read, as torch does (only
-    for the inputs that need a gradient), and keep no other reference to the tensors."""
-    pack, unpack = STATE.saved_hooks[-1]
-    reads = set()
-    for i, (nxt, _) in enumerate(node.next_functions):
-        if nxt is not None:
-            reads |= _value_reads(op, i)
-    inputs = node._inputs
-    packed = {j: pack(x) for j, x in enumerate(inputs) if j + 2 in reads and isinstance(x, Tensor)}
-    kept = tuple(
-        SavedUnavailable(x.shape, x.dtype, _NOT_SAVED) if isinstance(x, Tensor) else x
-        for x in inputs
-    )
-    out = tuple(pack(t) for t in outputs) if 1 in reads else None
-    node._inputs = _Packed(kept, packed, unpack, out)
-    node._out = None
-
-
-_NOT_SAVED = "ember did not save this value for backward (saved_tensors_hooks were active)"
-
-
-class _Packed:
-    """A node's saved values as packed by saved_tensors_hooks, unpacked when backward needs
-    them; the inputs are shape-only placeholders."""
-
-    __slots__ = ("inputs", "out", "packed", "unpack")
-
-    def __init__(self, inputs: tuple, packed: dict, unpack: Callable, out: tuple | None) -> None:
-        self.inputs, self.packed, self.unpack, self.out = inputs, packed, unpack, out
-
-    def _unpacked(self, p: object) -> Tensor:
-        t = self.unpack(p)
-        if not isinstance(t, Tensor):
-            raise TypeError(
-                "Output of saved tensor unpack_hook expected to be a Tensor but got result of "
-                f"type {type(t).__name__}"
-            )
-        return t
-
-    def unpack_inputs(self) -> tuple:
-        xs = list(self.inputs)
-        for j, p in self.packed.items():
-            xs[j] = self._unpacked(p)
-        return tuple(xs)
-
-    def unpack_out(self, num: int) -> Tensor | tuple:
-        if self.out is None:
-            raise RuntimeError(_NOT_SAVED)
-        outs = tuple(self._unpacked(p) for p in self.out)
-        return outs[0] if num == 1 else outs
-
-
-class _Released:
-    """A node's inputs after backward freed them: (shape, NumPy dtype) per tensor input."""
-
-    __slots__ = ("meta",)
-
-    def __init__(self, meta: list) -> None:
-        self.meta = meta
-
-
-class SavedUnavailable(Tensor):
-    """Stands in for a saved tensor that was freed or modified in place: its shape and dtype
-    stay readable (rules that only need sizes still work, as in torch), its values raise."""
-
-    __slots__ = ("_dt", "_msg", "_shape")
-
-    def __new__(cls, shape: tuple, dtype, msg: str):
-        self = object.__new__(cls)
-        self._shape, self._dt, self._msg = Size(shape), _dtype.to_dtype(dtype), msg
-        self._requires_grad, self._grad_fn, self._output_nr = False, None, 0
-        self._vc = [0]
-        return self
-
-    @property
-    def _data(self):
-        raise RuntimeError(self._msg)
-
-    shape = property(lambda self: self._shape)
-    dtype = property(lambda self: self._dt)
-    ndim = property(lambda self: len(self._shape))
-
-    def numel(self) -> int:
-        return int(np.prod(self._shape))
-
-
-_TYPE_NAMES = {
-    "float32": "FloatTensor",
-    "float64": "DoubleTensor",
-    "float16": "HalfTensor",
-    "int64": "LongTensor",
-    "int32": "IntTensor",
-    "int16": "ShortTensor",
-    "int8": "CharTensor",
-    "uint8": "ByteTensor",
-    "bool": "BoolTensor",
-    "complex64": "ComplexFloatTensor",
-    "complex128": "ComplexDoubleTensor",
-}
-
-
-def type_name(t: Tensor) -> str:
-    """torch's legacy type name, as errors print it: `ember.FloatTensor`."""
-    return "ember." + _TYPE_NAMES[t.dtype.name]
-
-
-def _modified_message(t: Tensor, expected: int, current: int | None = None) -> str:
-    current = t._vc[0] if current is None else current
-    what = f"[{type_name(t)} [{', '.join(map(str, t.shape))}]]"
-    if t._grad_fn is not None:
-        producer = re.sub(r"Backward\d+$", "", t._grad_fn.name())
-        what += f", which is output {t._output_nr} of {producer},"
-    return (
-        "one of the variables needed for gradient computation has been modified by an inplace "
-        f"operation: {what} is at version {current}; expected version {expected} instead. Hint: "
-        "enable anomaly detection to find the operation that failed to compute its gradient, "
-        "with torch.autograd.set_detect_anomaly(True, check_nan=False)."
-    )
-
-
-def apply_inplace(op: Op, self: Tensor, *others, **params) -> Tensor:
-    """Run `op(self, *others)` and write the result into `self`, as torch's `op_` does.
-
-    When the graph is recorded, the node takes the old value of `self` (a copy) as its input
-    and becomes `self.grad_fn`; the version counter (shared with views) is bumped so that
-    nodes which saved the old value detect the change. On a view, as in torch, the base's
-    history moves onto a CopySlices node (the result scattered into the base) and the view
-    becomes a strided window of the base's new history.
-    """
-    recording = STATE.enabled and (
-        self._requires_grad or any(isinstance(o, Tensor) and o._requires_grad for o in others)
-    )
-    base = geometry = None
-    if recording:
-        if self._requires_grad and self._grad_fn is None:
-            raise RuntimeError(
-                "a leaf Variable that requires grad is being used in an in-place operation."
-            )
-        if self._base is not None:
-            base, geometry = self._base, _view_geometry(self)
-            if self._requires_grad and base._grad_fn is not self._base_fn:
-                refresh_view(self)
-        old = Tensor._make(self._data.copy())
-        old._requires_grad, old._grad_fn, old._output_nr = (
-            self._requires_grad,
-            self._grad_fn,
-            self._output_nr,
-        )
-        r = op(old, *others, **params)
-    else:
-        r = op(self, *others, **params)
-    if r.dtype._cat > self.dtype._cat:
-        raise RuntimeError(
-            f"result type {_scalar_name(r.dtype)} can't be cast to the desired output type "
-            f"{_scalar_name(self.dtype)}"
-        )
-    if not self._data.flags.writeable:
-        raise RuntimeError(
-            "unsupported operation: more than one element of the written-to tensor refers to a "
-            "single memory location. Please clone() the tensor before performing the operation."
-        )
-    if r._data.shape != self._data.shape:
-        raise RuntimeError(
-            f"output with shape {list(self.shape)} doesn't match the broadcast shape "
-            f"{list(r.shape)}"
-        )
-    np.copyto(self._data, r._data, casting="unsafe")
-    self._vc[0] += 1
-    if recording and r._grad_fn is not None:
-        # (A non-differentiable result, e.g. logical_not_ on floats, leaves the history as it
-        # was: torch does the same.)
-        node = r._grad_fn
-        if node._outv is not None:
-            node._out = self._data
-            node._outv = (self._vc, self._vc[0])
-        if base is None:
-            self._grad_fn, self._output_nr, self._requires_grad = node, 0, True
-        else:
-            _rebase_onto_copy_slices(base, r, geometry)
-            refresh_view(self)
-    return self
-
-
-def _view_geometry(view: Tensor) -> tuple:
-    from .shape import view_geometry
-
-    base = view._base
-    if base._requires_grad and base._grad_fn is None:
-        raise RuntimeError(
-            "a view of a leaf Variable that requires grad is being used in an in-place operation."
-        )
-    geometry = view_geometry(base, view)
-    if geometry is None:
-        raise NotImplementedError(
-            "ember cannot differentiate an in-place operation on a view of a tensor whose own "
-            "memory is not contiguous; clone() the base first or apply the op out of place."
-        )
-    return geometry
-
-
-def _rebase_onto_copy_slices(base: Tensor, result: Tensor, geometry: tuple) -> None:
-    """base's history becomes CopySlices(old history, result) (its values are already new)."""
-    from .shape import _copy_slices_view
-
-    size, stride, offset = geometry
-    old = Tensor._make(base._data)  # CopySlices' rules read no values
-    old._requires_grad, old._grad_fn, old._output_nr = (
-        base._requires_grad,
-        base._grad_fn,
-        base._output_nr,
-    )
-    node = _copy_slices_view(old, result, size=size, stride=stride, offset=offset)._grad_fn
-    base._grad_fn, base._output_nr, base._requires_grad = node, 0, True
-
-
-def refresh_view(view: Tensor) -> None:
-    """torch's view replay: a view whose base's history changed since the view was taken (an
-    in-place op on the base or on another view of it) gets as grad_fn a strided window
-    (AsStridedBackward0) of the base's current history, so its gradient stays right."""
-    from .shape import replay_view, view_geometry
-
-    base = view._base
-    geometry = view_geometry(base, view)
-    if geometry is None:
-        raise RuntimeError(
-            "ember cannot differentiate through this view: its base was modified in place after "
-            "the view was taken, and ember replays views only of tensors whose own memory is "
-            "contiguous. Take the view again after the in-place operation, or clone() the base."
-        )
-    prev = STATE.enabled
-    STATE.enabled = True
-    try:
-        fn = replay_view(base, geometry)
-    finally:
-        STATE.enabled = prev
-    view._grad_fn, view._output_nr, view._requires_grad = fn, 0, fn is not None
-    view._base_fn = base._grad_fn
-
-
-def _scalar_name(d: _dtype.dtype) -> str:
-    """c10's name of a dtype, as torch's messages print it ('Float', 'Long')."""
-    return _dtype.SCALAR_NAMES[d.name]

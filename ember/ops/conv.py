@@ -28,7 +28,8 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from .._tensor import Tensor
-from ._registry import defop, type_name
+from ._registry import defop
+from ._saved import type_name
 from .indexing import _C_TYPES
 
 __all__ = [

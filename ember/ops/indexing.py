@@ -25,7 +25,9 @@ import numpy as np
 from .. import _dtype
 from .._tensor import Tensor
 from ..autograd.grad_mode import STATE
-from ._registry import _scalar_name, apply_inplace, defop, type_name
+from ._inplace import _scalar_name, apply_inplace
+from ._registry import defop
+from ._saved import type_name
 from ._util import wrap_dim
 from .shape import _view, expand
 

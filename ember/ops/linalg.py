@@ -18,7 +18,8 @@ import string
 import numpy as np
 
 from .._tensor import Tensor
-from ._registry import _scalar_name, defop
+from ._inplace import _scalar_name
+from ._registry import defop
 from .indexing import _C_TYPES
 from .pointwise import mul
 

@@ -21,7 +21,9 @@ import numpy as np
 from .. import _dtype
 from .._tensor import Size, Tensor
 from ..autograd.grad_mode import no_grad
-from ._registry import _scalar_name, apply_inplace, defop, type_name
+from ._inplace import _scalar_name, apply_inplace
+from ._registry import defop
+from ._saved import type_name
 from ._util import wrap_dim
 from .linalg import einsum, matmul
 from .pointwise import erf, exp, relu_, rsqrt, sigmoid, tanh, where

@@ -21,8 +21,9 @@ import numpy as np
 from .. import _dtype
 from .._dtype import _FROM_NP
 from .._tensor import Tensor
-from ._registry import Op, apply_inplace, defop
-from ._registry import _scalar_name as _name
+from ._inplace import _scalar_name as _name
+from ._inplace import apply_inplace
+from ._registry import Op, defop
 
 # Also exported: in-place forms torch has as functions (torch.relu_, torch.exp_, ...) and those
 # Tensor's augmented assignments (`x += y`, ...) call as `ops.add_`, ...

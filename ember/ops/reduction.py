@@ -26,7 +26,8 @@ import numpy as np
 
 from .. import _dtype
 from .._tensor import Tensor
-from ._registry import _scalar_name, defop
+from ._inplace import _scalar_name
+from ._registry import defop
 from ._util import wrap_dim, wrap_dims
 from .pointwise import abs, exp, maximum, minimum, sign, where
 from .shape import expand, reshape, unsqueeze

@@ -15,7 +15,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from .._tensor import Tensor
-from ._registry import defop, type_name
+from ._registry import defop
+from ._saved import type_name
 from ._util import shape_args, wrap_dim, wrap_dims
 
 __all__ = [
@@ -901,7 +902,7 @@ def _as_strided_scatter(x, src, size, stride, offset):
 
 
 # Matches torch: an in-place op on a view rebases its base's history onto a CopySlices node,
-# which is an as_strided_scatter of the op's result into the base (ops/_registry.py).
+# which is an as_strided_scatter of the op's result into the base (ops/_inplace.py).
 _copy_slices_view = defop("CopySlices")(_as_strided_scatter.fwd)
 _copy_slices_view.__name__ = "_copy_slices_view"
 

@@ -43,7 +43,7 @@ from ..autograd import graph
 from ..autograd.function import Function
 from ..autograd.grad_mode import STATE, enable_grad
 from ..autograd.graph import AccumulateGrad, Node, run_backward
-from ..ops._registry import _FREED, _modified_message
+from ..ops._saved import _FREED, _modified_message
 
 __all__ = [
     "checkpoint",
