@@ -168,6 +168,13 @@ UNARY_MATH = [
     OpInfo("relu", unary(nonzero)),
     # relu's backward as a function of its cotangent (torch: threshold_backward).
     OpInfo("relu-backward", unary(nonzero), fn=lambda m, x: _relu_backward(m, x)),
+    # tanh's and sigmoid's backward (torch: tanh_backward, sigmoid_backward) in both inputs.
+    OpInfo("tanh-backward", binary(scalar=None), fn=lambda m, g, x: _act_backward(m.tanh, m, g, x)),
+    OpInfo(
+        "sigmoid-backward",
+        binary(scalar=None),
+        fn=lambda m, g, x: _act_backward(m.sigmoid, m, g, x),
+    ),
     OpInfo("floor", unary(), gradgrad=False),
     OpInfo("ceil", unary(), gradgrad=False),
     OpInfo("trunc", unary(), gradgrad=False),
@@ -504,6 +511,15 @@ def _relu_backward(m, g):
     x = m.from_numpy(np.linspace(-1, 1, g.numel()).reshape(tuple(g.shape))).requires_grad_()
     with m.enable_grad():
         return m.autograd.grad(m.relu(x), x, g, create_graph=g.requires_grad)[0]
+
+
+def _act_backward(f, m, g, x):
+    """The gradient of activation f at x, as a function of the cotangent g and of x."""
+    g, x = m.broadcast_tensors(g, x)
+    graph = g.requires_grad or x.requires_grad
+    with m.enable_grad():
+        x0 = x if x.requires_grad else x.detach().requires_grad_()
+        return m.autograd.grad(f(x0), x0, g, create_graph=graph)[0]
 
 
 def _iadd(x, y):

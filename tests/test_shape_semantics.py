@@ -328,3 +328,20 @@ def test_edge(same, name):
 def test_numel_function_and_where_method(same):
     same(lambda m: m.numel(m.ones(2, 3)))
     same(lambda m: m.tensor([1.0, -2.0]).where(m.tensor([True, False]), 0.0))
+
+
+@pytest.mark.parametrize(
+    "shapes",
+    [((2, 1), (3,)), ((2,), (3,)), ((2, 3), (4, 3)), (3, (2, 1)), ((5, 1, 3), (1, 4, 1), (4, 3))],
+)
+def test_broadcast_shapes(same, shapes):
+    same(lambda m: m.broadcast_shapes(*shapes))
+
+
+def test_broadcast_tensors_are_expand_views(same):
+    def run(m):
+        a, b = m.broadcast_tensors(m.ones(2, 1, requires_grad=True), m.arange(3.0))
+        return a.shape, a.grad_fn.name(), b.grad_fn, b._base is not None or b.stride()
+
+    same(run)
+    same(lambda m: m.broadcast_tensors(m.ones(2), m.ones(3)))

@@ -57,7 +57,8 @@ class Op:
             # "Mul" -> MulBackward0; full names are kept, including torch's irregular ones
             # (CopySlices, CopyBackwards, NotImplemented, DiagonalBackward0_copy).
             name = node if _FULL_NAME.search(node) else node + "Backward0"
-            self.node_cls = type(name, (OpNode,), {"__slots__": (), "_op": self})
+            # (staticmethod: reading node._op gives the Op itself, not a method bound to the node)
+            self.node_cls = type(name, (OpNode,), {"__slots__": (), "_op": staticmethod(self)})
 
     def defvjp(self, *rules: Callable | None) -> Op:
         """One rule per tensor input, in order; `None` marks a non-differentiable input."""

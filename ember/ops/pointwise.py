@@ -565,11 +565,39 @@ acos = _unary("acos", np.arccos, lambda g, out, x: g * -rsqrt(-x * x + 1), "Arcc
 atan = _unary("atan", np.arctan, lambda g, out, x: g / (x * x + 1), "Arctangent.")
 sinh = _unary("sinh", np.sinh, lambda g, out, x: g * cosh(x), "Hyperbolic sine.")
 cosh = _unary("cosh", np.cosh, lambda g, out, x: g * sinh(x), "Hyperbolic cosine.")
-tanh = _unary("tanh", np.tanh, lambda g, out, x: g * (1 - out * out), "Hyperbolic tangent.")
+tanh = _unary("tanh", np.tanh, lambda g, out, x: _tanh_backward(g, out), "Hyperbolic tangent.")
 # Matches torch: 1 / (1 + exp(-x)), the formula of its CPU kernel; the backward is
 # sigmoid_backward's grad * (1 - out) * out.
 sigmoid = _unary(
-    "sigmoid", lambda x: 1 / (1 + np.exp(-x)), lambda g, out, x: g * (1 - out) * out, "Logistic."
+    "sigmoid",
+    lambda x: 1 / (1 + np.exp(-x)),
+    lambda g, out, x: _sigmoid_backward(g, out),
+    "Logistic.",
+)
+
+
+# Matches torch: tanh and sigmoid backpropagate through one op each (tanh_backward,
+# sigmoid_backward), whose own backward is TanhBackwardBackward0 / SigmoidBackwardBackward0; one
+# op instead of three also keeps the backward of tanh/sigmoid networks cheap.
+@_pointwise("TanhBackward")
+def _tanh_backward(g, out):
+    return g * (1 - out * out)
+
+
+_tanh_backward.defvjp(
+    lambda gg, _, g, out: _tanh_backward(gg, out),
+    lambda gg, _, g, out: -2 * gg * g * out,
+)
+
+
+@_pointwise("SigmoidBackward")
+def _sigmoid_backward(g, out):
+    return g * (1 - out) * out
+
+
+_sigmoid_backward.defvjp(
+    lambda gg, _, g, out: _sigmoid_backward(gg, out),
+    lambda gg, _, g, out: gg * g * (1 - 2 * out),
 )
 arcsin, arccos, arctan = asin, acos, atan
 

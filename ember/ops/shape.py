@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .._tensor import Tensor
+from .._tensor import Size, Tensor
 from ._registry import defop
 from ._saved import type_name
 from ._util import shape_args, wrap_dim, wrap_dims
@@ -23,6 +23,8 @@ __all__ = [
     "numel",
     "as_strided",
     "as_strided_scatter",
+    "broadcast_shapes",
+    "broadcast_tensors",
     "broadcast_to",
     "cat",
     "chunk",
@@ -183,6 +185,35 @@ def expand_as(input: Tensor, other: Tensor) -> Tensor:
 def broadcast_to(input: Tensor, size: Sequence[int]) -> Tensor:
     """expand(input, size): torch's NumPy-style name (grad_fn ExpandBackward0)."""
     return expand(input, tuple(size))
+
+
+def broadcast_shapes(*shapes: int | Sequence[int]) -> Size:
+    """The shape that tensors of the given shapes broadcast to (torch's rules and message)."""
+    out: list = []
+    for k, shape in enumerate(shapes):
+        shape = (shape,) if isinstance(shape, int) else tuple(shape)
+        out = [1] * (len(shape) - len(out)) + out
+        for i in range(-1, -len(shape) - 1, -1):
+            if shape[i] != out[i] and shape[i] != 1:
+                if out[i] != 1:
+                    raise RuntimeError(
+                        f"Attempting to broadcast a dimension of length {shape[i]} at {i}! "
+                        f"Mismatching argument at index {k} had {shape}; but expected shape "
+                        f"should be broadcastable to {out}"
+                    )
+                out[i] = shape[i]
+    return Size(out)
+
+
+def broadcast_tensors(*tensors: Tensor) -> tuple:
+    """Views of the tensors expanded to their common broadcast shape (ExpandBackward0)."""
+    from ._registry import _broadcast_error
+
+    try:
+        shape = np.broadcast_shapes(*(t._data.shape for t in tensors))
+    except ValueError:
+        raise _broadcast_error([t._data for t in tensors]) from None
+    return tuple(expand(t, shape) for t in tensors)
 
 
 # ---- reshaping views: the forward only changes the shape, the vjp reshapes back --------------
