@@ -14,6 +14,7 @@ import itertools
 import weakref
 from collections.abc import Callable, Sequence
 from operator import attrgetter
+from sys import getrefcount
 from typing import TYPE_CHECKING
 
 from .anomaly_mode import ANOMALY, checked_apply, record
@@ -102,9 +103,22 @@ class AccumulateGrad(Node):
         if STATE.enabled:  # create_graph: keep the gradient's own graph
             leaf._grad = g if old is None else old + g
         elif old is None:
-            # Own a fresh contiguous buffer: g may be shared with other gradients or a
-            # read-only broadcast view, and users zero `.grad` in place.
-            leaf._grad = type(leaf)._make(g._data.copy())
+            # `.grad` must own its memory: users zero it and optimizers update it in place.
+            # Matches torch (AccumulateGrad steals a gradient nothing else uses): when only
+            # this walk holds g (the buffer list, the name g, getrefcount's argument) and only
+            # g holds its array (g's slot, the name data, the argument), the array becomes
+            # `.grad` as it is; otherwise (a gradient shared with another input, kept by a
+            # hook, a view) `.grad` gets a copy.
+            data = g._data
+            if (
+                getrefcount(g) <= 3
+                and getrefcount(data) == 3
+                and data.base is None
+                and data.flags.writeable
+            ):
+                leaf._grad = type(leaf)._make(data)
+            else:
+                leaf._grad = type(leaf)._make(data.copy())
         else:
             old._data += g._data
             old._vc[0] += 1
@@ -239,6 +253,7 @@ def run_backward(
                     if buf is None:
                         buf = buffers[nxt] = [None] * nxt._num_outputs()
                     buf[nr] = g if buf[nr] is None else buf[nr] + g
+            out = g = None  # hold no gradient here: AccumulateGrad's steal counts references
     finally:
         STATE.enabled = prev
     if capture is None:

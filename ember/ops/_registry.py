@@ -360,9 +360,10 @@ class OpNode(Node):
             )
             self._out = None
         elif type(xs) is not _Released:
-            self._inputs = _Released(
-                [(x._data.shape, x._data.dtype) if isinstance(x, Tensor) else x for x in xs]
-            )
+            meta = []  # (a loop, not a comprehension: this runs once per node per backward)
+            for x in xs:
+                meta.append((x._data.shape, x._data.dtype) if isinstance(x, Tensor) else x)
+            self._inputs = _Released(meta)
             self._out = None
 
 
