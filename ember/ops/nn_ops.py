@@ -140,8 +140,8 @@ def _check_float(kernel: str, x: Tensor) -> None:
 
 # ---- linear ------------------------------------------------------------------------------------
 def _rows(t: Tensor) -> Tensor:
-    """All leading dims folded into one: (..., n) -> (m, n)."""
-    return t.reshape(-1, t.shape[-1])
+    """All leading dims folded into one: (..., n) -> (m, n) (a matrix is returned as it is)."""
+    return t if t.ndim == 2 else t.reshape(-1, t.shape[-1])
 
 
 def _linear_fwd(x, w, b=None):
