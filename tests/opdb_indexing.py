@@ -178,6 +178,17 @@ def _index_select(rng):
     ]
 
 
+def _repeat_interleave(rng):
+    x = rand(rng, 3, 4)
+    return [
+        Sample((x, 2), name="flat"),
+        Sample((x, 3), {"dim": 1}, name="int-dim"),
+        Sample((x, _i(1, 0, 2)), {"dim": 0}, name="counts"),
+        Sample((noncontig(x), _i(2)), {"dim": -1}, name="one-count-noncontig"),
+        Sample((rand(rng), 3), name="0d"),
+    ]
+
+
 def _index_add(rng):
     x = rand(rng, 3, 4)
     return [
@@ -261,6 +272,7 @@ OPS = [
     OpInfo("scatter_add", _scatter_add),
     OpInfo("scatter_add_", _scatter_add, fn=_inplace_scatter_add),
     OpInfo("index_select", _index_select),
+    OpInfo("repeat_interleave", _repeat_interleave),
     OpInfo("index_add", _index_add, method=True),
     OpInfo("index_fill", _index_fill, method=True),
     OpInfo("masked_fill", _masked_fill),

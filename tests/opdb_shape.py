@@ -188,6 +188,14 @@ def _repeat_zero(rng):
     return [Sample((rand(rng, 2, 3), 0, 2), name="zero")]
 
 
+def _meshgrid(rng):
+    return [
+        Sample((rand(rng, 3), rand(rng, 2)), {"indexing": "ij"}, name="ij"),
+        Sample((rand(rng, 3), rand(rng, 2), rand(rng, 4)), {"indexing": "xy"}, name="xy-3"),
+        Sample((rand(rng), rand(rng, 2)), {"indexing": "xy"}, name="0d"),
+    ]
+
+
 def _tile(rng):
     x = rand(rng, 2, 3)
     return [
@@ -435,6 +443,7 @@ OPS = [
     # so torch.autograd.grad refuses the second differentiation.
     OpInfo("repeat", _repeat_zero, method=True, gradgrad=False),
     OpInfo("tile", _tile),
+    OpInfo("meshgrid", _meshgrid),
     OpInfo("tile_method", _tile_method, fn=lambda m, x, *d: x.tile(*d)),
     OpInfo("flip", _flip),
     OpInfo("flip_method", _flip_method, fn=lambda m, x, *d: x.flip(*d)),

@@ -209,3 +209,31 @@ def test_masked_fill_on_0d_tensors(same, hit):
         return [y, g, x.detach().masked_fill_(m.tensor(hit), 2.0)]
 
     same(f)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda m: m.repeat_interleave(m.tensor([2, 1, 3])),
+        lambda m: m.tensor([[1, 2], [3, 4]]).repeat_interleave(3),
+        lambda m: m.tensor([[1, 2], [3, 4]]).repeat_interleave(m.tensor([2]), dim=1),
+        lambda m: m.tensor([1, 2]).repeat_interleave(m.tensor([1, 2, 3])),
+        lambda m: m.tensor([1, 2]).repeat_interleave(-1),
+        lambda m: m.tensor([1, 2]).repeat_interleave(m.tensor([1, -1])),
+        lambda m: m.tensor([1, 2]).repeat_interleave(m.tensor([[1, 2]])),
+        lambda m: m.tensor([1, 2]).repeat_interleave(2.5),
+        lambda m: m.tensor([1, 2]).repeat_interleave(2, dim=3),
+    ],
+)
+def test_repeat_interleave(same, call):
+    same(call)
+
+
+def test_repeat_interleave_graph_is_torchs(same):
+    def run(m):
+        z = m.ones(2, 3, requires_grad=True)
+        r = z.repeat_interleave(2, dim=1)
+        names = [r.grad_fn.name(), r.grad_fn.next_functions[0][0].name()]
+        return names, z.repeat_interleave(m.tensor([1, 0, 2]), dim=1).grad_fn.name()
+
+    same(run)

@@ -345,3 +345,37 @@ def test_broadcast_tensors_are_expand_views(same):
 
     same(run)
     same(lambda m: m.broadcast_tensors(m.ones(2), m.ones(3)))
+
+
+@pytest.mark.parametrize("indexing", ["ij", "xy"])
+def test_meshgrid_grids_are_expanded_views(same, indexing):
+    def run(m):
+        a, b = m.meshgrid(m.tensor([1.0, 2, 3]), m.tensor([4.0, 5]), indexing=indexing)
+        return a, b, a.stride(), b.stride()
+
+    same(run)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda m: m.meshgrid(m.ones(2), m.ones(3), indexing="foo"),
+        lambda m: m.meshgrid(indexing="ij"),
+        lambda m: m.meshgrid(m.ones(2), m.ones(3).double(), indexing="ij"),
+        lambda m: m.meshgrid([m.ones(2), m.ones(3)], indexing="xy")[0].shape,
+    ],
+)
+def test_meshgrid_errors_and_list_form(same, call):
+    same(call)
+
+
+def test_meshgrid_without_indexing_warns_and_uses_ij(recwarn):
+    import torch
+
+    import ember
+
+    for m in (ember, torch):
+        a, _ = m.meshgrid(m.ones(2), m.ones(3))
+        assert tuple(a.shape) == (2, 3)
+    messages = [str(w.message).split(" (Triggered")[0] for w in recwarn]
+    assert messages[0] == messages[1].replace("torch.", "ember.")

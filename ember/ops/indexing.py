@@ -40,12 +40,14 @@ __all__ = [
     "masked_fill",
     "masked_select",
     "nonzero",
+    "repeat_interleave",
     "scatter",
     "scatter_add",
     "take",
 ]
 TENSOR_METHODS = [
     "gather",
+    "repeat_interleave",
     "scatter",
     "scatter_",
     "scatter_add",
@@ -536,6 +538,59 @@ def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
     if bad.any():
         raise RuntimeError(f"INDICES element is out of DATA bounds, id={idx[bad][0]} axis_dim={n}")
     return _index_select(input, path=((_ALL,) * dim + (idx,),))
+
+
+_REPEATS_TYPE_ERROR = (
+    "repeat_interleave() received an invalid combination of arguments - got ({}), but expected "
+    "one of:\n * (Tensor repeats, int dim = None, *, int output_size = None)\n * (int repeats, "
+    "int dim = None, *, int output_size = None)\n"
+)
+
+
+def repeat_interleave(
+    input: Tensor,
+    repeats: Tensor | int | None = None,
+    dim: int | None = None,
+    *,
+    output_size: int | None = None,
+) -> Tensor:
+    """Each element (or slice along dim) repeated `repeats` times, in place of np.repeat; with
+    only a tensor of counts, the indices 0..n-1 repeated by those counts. Matches torch's
+    graph: an int count is unsqueeze, expand, clone, view; a tensor of counts index_select."""
+    if repeats is None:  # torch.repeat_interleave(counts)
+        counts = input
+        if counts.ndim > 1:
+            raise RuntimeError("repeats must be 0-dim or 1-dim tensor")
+        return repeat_interleave(Tensor._make(np.arange(counts.numel())), counts)
+    if isinstance(repeats, Tensor):
+        if repeats.ndim > 1:
+            raise RuntimeError("repeats must be 0-dim or 1-dim tensor")
+    elif isinstance(repeats, bool) or not isinstance(repeats, int):
+        raise TypeError(_REPEATS_TYPE_ERROR.format(type(repeats).__name__))
+    if dim is None:
+        input, dim = input.flatten(), 0
+    dim = wrap_dim(dim, input.ndim)
+    if isinstance(repeats, int):
+        if repeats < 0:
+            raise RuntimeError("Repeats must be non-negative")
+        x = input.unsqueeze(dim + 1)
+        shape = list(x.shape)
+        shape[dim + 1] = repeats
+        out = list(input.shape)
+        out[dim] *= repeats
+        return x.expand(shape).clone().view(out)
+    counts = repeats._data.reshape(-1)
+    if counts.shape[0] == 1:  # Matches torch: one count applies to every slice
+        counts = np.broadcast_to(counts, (input.shape[dim],))
+    if counts.shape[0] != input.shape[dim]:
+        raise RuntimeError(
+            "repeats must have the same size as input along dim, but got "
+            f"repeats.size(0) = {counts.shape[0]} and input.size({dim}) = {input.shape[dim]}"
+        )
+    if (counts < 0).any():
+        raise RuntimeError("repeats can not be negative")
+    index = Tensor._make(np.repeat(np.arange(counts.shape[0]), counts))
+    return index_select(input, dim, index)
 
 
 def _index_add_key(input: Tensor, dim: int, index: Tensor, source: Tensor) -> tuple:

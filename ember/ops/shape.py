@@ -25,6 +25,7 @@ __all__ = [
     "as_strided_scatter",
     "broadcast_shapes",
     "broadcast_tensors",
+    "meshgrid",
     "broadcast_to",
     "cat",
     "chunk",
@@ -214,6 +215,49 @@ def broadcast_tensors(*tensors: Tensor) -> tuple:
     except ValueError:
         raise _broadcast_error([t._data for t in tensors]) from None
     return tuple(expand(t, shape) for t in tensors)
+
+
+def meshgrid(*tensors: Tensor | Sequence[Tensor], indexing: str | None = None) -> tuple:
+    """Coordinate grids: output i is tensor i viewed along its own dim and expanded to every
+    tensor's length ('ij'); 'xy' swaps the first two dims (Cartesian, as NumPy's default)."""
+    import warnings
+
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if indexing is None:
+        warnings.warn(
+            "ember.meshgrid: in an upcoming release, it will be required to pass the indexing "
+            "argument.",
+            UserWarning,
+            stacklevel=2,
+        )
+        indexing = "ij"
+    if indexing not in ("xy", "ij"):
+        raise RuntimeError(
+            f'ember.meshgrid: indexing must be one of "xy" or "ij", but received: {indexing}'
+        )
+    if not tensors:
+        raise RuntimeError("meshgrid expects a non-empty TensorList")
+    for t in tensors:
+        if t.ndim > 1:
+            raise RuntimeError(
+                f"ember.meshgrid: Expected 0D or 1D tensor in the tensor list but got: {t}"
+            )
+    if any(t.dtype is not tensors[0].dtype for t in tensors):
+        raise RuntimeError("meshgrid expects all tensors to have the same dtype")
+    n = len(tensors)
+    order = list(range(n))
+    if indexing == "xy" and n >= 2:
+        order[0], order[1] = 1, 0  # tensor 0 varies along dim 1, tensor 1 along dim 0
+    shape = [0] * n
+    for i, t in zip(order, tensors):
+        shape[i] = t.numel()
+    grids = []
+    for i, t in zip(order, tensors):
+        view = [1] * n
+        view[i] = -1
+        grids.append(t.view(view).expand(shape))
+    return tuple(grids)
 
 
 # ---- reshaping views: the forward only changes the shape, the vjp reshapes back --------------
