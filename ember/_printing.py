@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from . import _dtype
+from .autograd.forward_ad import tangent_of
 
 __all__ = ["get_printoptions", "set_printoptions"]
 
@@ -207,8 +208,13 @@ def tensor_repr(t: Any, tensor_contents: str | None = None) -> str:
             suffixes.append(f"dtype={dt!r}")
         text = _tensor_str(data, dt, indent) if tensor_contents is None else tensor_contents
     if t.grad_fn is not None:
-        suffixes.append(f"grad_fn=<{t.grad_fn.name()}>")
+        suffixes.append(f"grad_fn=<{type(t.grad_fn).__name__}>")  # as torch: not name()
     elif t.requires_grad:
         suffixes.append("requires_grad=True")
+    tangent = tangent_of(t)
+    if tangent is not None:
+        # Matches torch: f"{tangent}", where a 0-d tensor formats as its Python number.
+        shown = str(tangent._data.item()) if tangent.ndim == 0 else repr(tangent)
+        suffixes.append(f"tangent={shown}")
     out = _add_suffixes(prefix + text, suffixes, indent)
     return "Parameter containing:\n" + out if is_parameter else out

@@ -74,6 +74,8 @@ class Tensor:
         "_base_fn",
         "_hooks",
         "_acc",
+        "_fw_grad",  # (level, tangent) of a dual tensor; unset (read with getattr) otherwise
+        "_origin",  # why a tensor has no history (detach, no_grad: autograd/_where.py) or None
         "__weakref__",
         "__dict__",
     )
@@ -107,6 +109,7 @@ class Tensor:
         t._base_fn = None
         t._hooks = None
         t._acc = None
+        t._origin = None
         return t
 
     # ---- metadata -------------------------------------------------------------------------
@@ -302,6 +305,7 @@ class Tensor:
         """The same data (shared memory and version counter) with no history."""
         t = Tensor._make(self._data)
         t._vc = self._vc
+        mark_detached(t, self, "detach()")
         return t
 
     def detach_(self) -> Tensor:
@@ -320,7 +324,9 @@ class Tensor:
     @property
     def data(self) -> Tensor:
         """The values without history; changes to it are not tracked by autograd."""
-        return Tensor._make(self._data)
+        t = Tensor._make(self._data)
+        mark_detached(t, self, ".data")
+        return t
 
     @data.setter
     def data(self, value: Tensor) -> None:
@@ -647,6 +653,7 @@ def _rebuild(data: np.ndarray, requires_grad: bool) -> Tensor:
 
 
 from . import ops as _ops  # noqa: E402  (the ops modules import Tensor from this file)
+from .autograd._where import mark_detached  # noqa: E402
 
 for _module in _ops.MODULES:
     for _name in _module.TENSOR_METHODS:

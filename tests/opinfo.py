@@ -3,7 +3,8 @@
 An `OpInfo` names an op and yields `Sample`s of float64 NumPy inputs. `test_ops.py` turns each
 sample into ember and torch tensors and checks: forward values, shape and dtype against torch;
 the vjp against `torch.autograd.grad` with a random cotangent; the vjp against float64 central
-finite differences (independent of torch); double backward against torch; and that no graph is
+finite differences (independent of torch); the forward-mode jvp against `torch.func.jvp` and
+finite differences; double backward against torch; and that no graph is
 recorded when nothing requires grad. Entries live in `tests/opdb_<module>.py` as `OPS = [...]`.
 """
 
@@ -44,6 +45,8 @@ class OpInfo:
     - `float32`: also run the forward in float32 and compare dtype/values with torch.
     - `torch_grad`: compare gradients with torch's (off only where torch's own gradcheck
       fails; the finite-difference check still runs).
+    - `no_torch_jvp`: why torch has no forward-mode AD for this op (then the jvp is checked
+      against finite differences only); empty where torch has one, as it should almost always be.
     - `grad_fn_name`: compare `type(out.grad_fn).__name__` with torch's (off only where ember
       records one node for what torch decomposes into several; say so in a comment).
     """
@@ -61,6 +64,7 @@ class OpInfo:
     covers: tuple = ()
     grad_fn_name: bool = True
     torch_grad: bool = True
+    no_torch_jvp: str = ""
 
     @property
     def id(self) -> str:

@@ -2,7 +2,8 @@
 
 For each (op, sample): forward values/shape/dtype vs torch in float64 and float32; the vjp
 vs `torch.autograd.grad` with a random cotangent; the vjp vs float64 central differences
-along a random direction (<u, J v>, independent of torch); double backward vs torch; no graph
+along a random direction (<u, J v>, independent of torch); the forward-mode jvp vs
+`torch.func.jvp` and vs float64 central differences; double backward vs torch; no graph
 when nothing requires grad; grad_fn names vs torch. A meta-test fails when a registered op is
 exercised by no entry.
 """
@@ -41,6 +42,7 @@ def _where(flag) -> list:
 VJP_CASES = _where(lambda op: op.grad and op.torch_grad)
 FD_CASES = _where(lambda op: op.grad and op.fd)
 GRADGRAD_CASES = _where(lambda op: op.grad and op.gradgrad and op.torch_grad)
+JVP_CASES = _where(lambda op: op.grad and op.torch_grad and not op.no_torch_jvp)
 
 
 def _convert(m, value, pos, sample, requires_grad, dtype):
@@ -213,6 +215,130 @@ def test_double_backward(op, sample):
         else:
             assert e is not None
             _close(e, t, op, rtol=1e-6, atol=1e-9)
+
+
+def _subst(value, new: dict):
+    """args/kwargs with the tensors keyed (by id) in `new` replaced."""
+    if isinstance(value, dict):
+        return {k: _subst(v, new) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_subst(v, new) for v in value)
+    return new.get(id(value), value)
+
+
+def _ember_jvp(op, sample, tangents: list, requires_grad: bool) -> tuple:
+    """(outputs, their tangents) by ember's forward mode; leaves as test_vjp's, made dual."""
+    fwad = ember.autograd.forward_ad
+    args, kwargs = _inputs(ember, sample)
+    leaves = _leaves(args, kwargs)
+    with fwad.dual_level():
+        duals = {
+            id(x): fwad.make_dual(x if requires_grad else x.detach(), ember.from_numpy(t))
+            for x, t in zip(leaves, tangents)
+        }
+        outs = _flat(_call(op, ember, _subst(args, duals), _subst(kwargs, duals)))
+        return outs, [
+            fwad.unpack_dual(o).tangent if isinstance(o, ember.Tensor) else None for o in outs
+        ]
+
+
+def _jvp_tangents(op, sample, kind: str) -> list:
+    rng = _rng(op.name, sample.name, kind)
+    return [rng.standard_normal(tuple(x.shape)) for x in _leaves(*_inputs(ember, sample))]
+
+
+def _torch_jvp(op, sample, tangents: list, requires_grad: bool) -> tuple:
+    """torch's (outputs, tangents) by its forward mode (torch.autograd.forward_ad, which
+    torch.func.jvp shares its formulas with), the leaves made dual exactly as `_ember_jvp`
+    makes ember's: entries whose function detaches or calls autograd (the `*_grad` and
+    `*-backward` entries) then mean the same in both."""
+    fwad = torch.autograd.forward_ad
+    args, kwargs = _inputs(torch, sample)
+    leaves = _leaves(args, kwargs)
+    with fwad.dual_level():
+        duals = {
+            id(x): fwad.make_dual(x if requires_grad else x.detach(), torch.from_numpy(t))
+            for x, t in zip(leaves, tangents)
+        }
+        outs = _flat(_call(op, torch, _subst(args, duals), _subst(kwargs, duals)))
+        return outs, [
+            fwad.unpack_dual(o).tangent if isinstance(o, torch.Tensor) else None for o in outs
+        ]
+
+
+@pytest.mark.parametrize("op,sample", JVP_CASES)
+def test_jvp_matches_torch(op, sample):
+    """Forward-mode tangents (random, float64) match torch's, with the primals requiring grad
+    (tangents then record a graph) and without."""
+    tangents = _jvp_tangents(op, sample, "jvp")
+    for requires_grad in (False, True):
+        t_outs, t_tans = _torch_jvp(op, sample, tangents, requires_grad)
+        e_outs, e_tans = _ember_jvp(op, sample, tangents, requires_grad)
+        assert len(e_outs) == len(t_outs)
+        for i, o in enumerate(t_outs):
+            if not o.dtype.is_floating_point:
+                continue
+            if t_tans[i] is None:  # torch: no tangent (the output does not depend on one)
+                assert e_tans[i] is None or not np.any(_np(e_tans[i]))
+                continue
+            assert e_tans[i] is not None, f"output {i} has no tangent"
+            assert tuple(e_tans[i].shape) == tuple(o.shape)
+            assert e_tans[i].dtype is e_outs[i].dtype
+            _close(e_tans[i], t_tans[i], op, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("op,sample", FD_CASES)
+def test_jvp_finite_differences(op, sample):
+    """Each output's tangent J v equals (f(x + eps v) - f(x - eps v)) / 2 eps in float64 (the
+    leaves require grad, as in the vjp check: the `*_grad` entries differentiate through them)."""
+    tangents = _jvp_tangents(op, sample, "jvp-fd")
+    outs, tans = _ember_jvp(op, sample, tangents, requires_grad=True)
+    args, kwargs = _inputs(ember, sample)
+    leaves = _leaves(args, kwargs)
+    base = [x._data.copy() for x in leaves]
+    eps = 1e-6
+
+    def f(sign):
+        for x, b, v in zip(leaves, base, tangents):
+            x._data = b + sign * eps * v
+        with ember.no_grad():
+            return [o._data.copy() for o in _flat(_call(op, ember, args, kwargs))]
+
+    plus, minus = f(1), f(-1)
+    for i in _diff_outputs(_flat(_call(op, ember, *_inputs(ember, sample)))):
+        assert tans[i] is not None, f"output {i} has no tangent"
+        numeric = (plus[i] - minus[i]) / (2 * eps)
+        np.testing.assert_allclose(_np(tans[i]), numeric, rtol=1e-5, atol=1e-6)
+
+
+def _second_backward(m, op, sample) -> str:
+    """'ok' or 'raise': a second backward through the sample's graph after the first freed it."""
+    args, kwargs = _inputs(m, sample)
+    outs = _flat(_call(op, m, args, kwargs))
+    total = sum(outs[i].sum() for i in _diff_outputs(outs))
+    leaves = _leaves(args, kwargs)
+    m.autograd.grad(total, leaves, allow_unused=True)
+    try:
+        m.autograd.grad(total, leaves, allow_unused=True)
+    except RuntimeError as e:
+        assert str(e).startswith("Trying to backward through the graph a second time"), e
+        return "raise"
+    return "ok"
+
+
+SECOND_BACKWARD_CASES = [
+    c
+    for c in VJP_CASES
+    if _diff_outputs(_flat(_call(c.values[0], ember, *_inputs(ember, c.values[1]))))
+]
+
+
+@pytest.mark.parametrize("op,sample", SECOND_BACKWARD_CASES)
+def test_second_backward_raises_where_torchs_does(op, sample):
+    """After a backward without retain_graph, a second one raises exactly where torch's does:
+    where a formula needs a freed value (including the number in `x * 2` and index tensors),
+    not where only shapes are needed (`x + 2`, `mean`, `split`)."""
+    assert _second_backward(ember, op, sample) == _second_backward(torch, op, sample)
 
 
 @pytest.mark.parametrize("op,sample", CASES)

@@ -19,6 +19,8 @@ from .grad_mode import (
     set_grad_enabled,
 )
 from .graph import AccumulateGrad, Node, accumulator, run_backward
+from . import _where
+from ._where import explain_missing_grad
 from . import anomaly_mode, function
 from .anomaly_mode import (
     detect_anomaly,
@@ -52,6 +54,7 @@ __all__ = [
     "is_inference_mode_enabled",
     "grad_mode",
     "Node",
+    "explain_missing_grad",
 ]
 
 
@@ -68,6 +71,7 @@ def _edge(t: Tensor, i: int, role: str) -> tuple:
         if role == "output":
             raise RuntimeError(
                 f"element {i} of tensors does not require grad and does not have a grad_fn"
+                + _where.no_grad_suffix(t, i)
             )
         raise RuntimeError("One of the differentiated Tensors does not require grad")
     if t._grad_fn is None:
@@ -132,13 +136,21 @@ def backward(
     roots = [_edge(t, i, "output") for i, t in enumerate(outputs)]
     seeds = _make_grads(outputs, grads)
     if inputs is None:
-        run_backward(roots, seeds, retain_graph, create_graph)
+        prev = _where.begin_backward("backward", roots)
+        try:
+            run_backward(roots, seeds, retain_graph, create_graph)
+        finally:
+            _where.end_backward(prev)
         return
     inputs = _tuple(inputs)
     if not inputs:
         raise RuntimeError("'inputs' argument to backward() cannot be empty.")
     edges = [_edge(t, i, "input") for i, t in enumerate(inputs)]
-    got = run_backward(roots, seeds, retain_graph, create_graph, capture=edges)
+    prev = _where.begin_backward("backward", roots, inputs)
+    try:
+        got = run_backward(roots, seeds, retain_graph, create_graph, capture=edges)
+    finally:
+        _where.end_backward(prev)
     prev = grad_mode.STATE.enabled
     grad_mode.STATE.enabled = create_graph
     try:
@@ -178,7 +190,11 @@ def grad(
     roots = [_edge(t, i, "output") for i, t in enumerate(outs)]
     seeds = _make_grads(outs, grads)
     edges = [_edge(t, i, "input") for i, t in enumerate(ins)]
-    got = run_backward(roots, seeds, retain_graph, create_graph, capture=edges)
+    prev = _where.begin_backward("grad", roots, ins)
+    try:
+        got = run_backward(roots, seeds, retain_graph, create_graph, capture=edges)
+    finally:
+        _where.end_backward(prev)
     result = []
     for i, (t, g) in enumerate(zip(ins, got)):
         if g is None:

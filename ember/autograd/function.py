@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .._tensor import Tensor
+from ._where import site
 from .grad_mode import STATE, no_grad
 from .graph import Node, _seq, accumulator
 
@@ -75,9 +76,9 @@ class BackwardCFunction(FunctionCtx, Node):
     @property
     def saved_tensors(self) -> tuple:
         if self._saved is None:
-            from ..ops._saved import _FREED
+            from ..ops._saved import freed_message
 
-            raise RuntimeError(_FREED)
+            raise RuntimeError(freed_message(self))
         return tuple(_unpack(self, s) for s in self._saved)
 
     def __repr__(self) -> str:
@@ -157,7 +158,7 @@ def _unpack(node: BackwardCFunction, saved: tuple | None) -> Tensor | None:
     if saved[0] == "in":
         _, t, version = saved
         if t._vc[0] != version:
-            raise RuntimeError(_modified_message(t, version))
+            raise RuntimeError(_modified_message(t, version, node=node))
         return t
     _, data, vc, version, nr = saved
     t = Tensor._make(data)
@@ -165,7 +166,7 @@ def _unpack(node: BackwardCFunction, saved: tuple | None) -> Tensor | None:
     if data.dtype.kind in "fc":
         t._requires_grad, t._grad_fn, t._output_nr = True, node, nr
     if vc[0] != version:
-        raise RuntimeError(_modified_message(t, version))
+        raise RuntimeError(_modified_message(t, version, node=node))
     return t
 
 
@@ -251,6 +252,7 @@ def _connect(node: BackwardCFunction, args: tuple, outs: tuple) -> tuple:
             edges.append((None, 0))
     node.next_functions = tuple(edges)
     node._seq = next(_seq)
+    node._where, node._lasti = site(2) or (None, 0)  # where, for errors (autograd/_where.py)
     node._inputs_meta = tuple(
         (tuple(a.shape), a.dtype) if isinstance(a, Tensor) else None for a in args
     )

@@ -11,12 +11,20 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from ._where import NO_GRAD, grad_mode_entered
+
 
 class _State(threading.local):
-    enabled = True
-    inference = False
-    saved_hooks: tuple = ()  # stack of (pack, unpack) from autograd.graph.saved_tensors_hooks
-    hooks_disabled: str | None = None  # message of disable_saved_tensors_hooks
+    """Each thread's modes. Set as instance attributes (threading.local runs __init__ once per
+    thread): a thread-local's own attribute reads in half the time of a class default, and
+    every op call reads two of them."""
+
+    def __init__(self) -> None:
+        self.enabled = True
+        self.inference = False
+        self.saved_hooks: tuple = ()  # stack of (pack, unpack) from saved_tensors_hooks
+        self.hooks_disabled: str | None = None  # message of disable_saved_tensors_hooks
+        self.fw_level = 0  # nonzero only inside forward_ad.dual_level: ops propagate tangents
 
 
 STATE = _State()
@@ -37,14 +45,17 @@ class _Mode:
 
     _enabled = True
     _inference = False
+    _tag = None  # the no-grad reason to restore on exit (see _where.NO_GRAD)
 
     def __enter__(self) -> None:
         self._prev = (STATE.enabled, STATE.inference)
+        self._tag = NO_GRAD[0]
         STATE.enabled = self._enabled
         STATE.inference = self._inference
 
     def __exit__(self, *exc: object) -> None:
         STATE.enabled, STATE.inference = self._prev
+        NO_GRAD[0] = self._tag
 
     def __call__(self, func: Callable) -> Callable:
         @functools.wraps(func)
@@ -76,6 +87,7 @@ class no_grad(_NoParamMode):
     def __enter__(self) -> None:
         self._prev = (STATE.enabled, STATE.inference)
         STATE.enabled = False
+        self._tag = grad_mode_entered("no_grad()")
 
 
 class enable_grad(_NoParamMode):
@@ -84,6 +96,7 @@ class enable_grad(_NoParamMode):
     def __enter__(self) -> None:
         self._prev = (STATE.enabled, STATE.inference)
         STATE.enabled = True
+        self._tag, NO_GRAD[0] = NO_GRAD[0], None
 
 
 class set_grad_enabled(_Mode):
@@ -93,6 +106,10 @@ class set_grad_enabled(_Mode):
         self.mode = bool(mode)
         self._prev = (STATE.enabled, STATE.inference)
         STATE.enabled = self.mode
+        if self.mode:
+            self._tag, NO_GRAD[0] = NO_GRAD[0], None
+        else:
+            self._tag = grad_mode_entered("set_grad_enabled(False)")
 
     def __enter__(self) -> None:
         STATE.enabled = self.mode
@@ -100,6 +117,7 @@ class set_grad_enabled(_Mode):
     def __call__(self, func: Callable) -> Callable:
         # Used as a decorator the constructor already flipped the mode: undo that first.
         STATE.enabled, STATE.inference = self._prev
+        NO_GRAD[0] = self._tag
         return super().__call__(func)
 
     def clone(self) -> set_grad_enabled:
@@ -125,9 +143,11 @@ class inference_mode(_Mode):
 
     def __enter__(self) -> None:
         self._prev = (STATE.enabled, STATE.inference)
+        self._tag = NO_GRAD[0]
         if self.mode:
             STATE.enabled = False
             STATE.inference = True
+            self._tag = grad_mode_entered("inference_mode()")
 
     def clone(self) -> inference_mode:
         return inference_mode(self.mode)

@@ -17,6 +17,7 @@ from operator import attrgetter
 from sys import getrefcount
 from typing import TYPE_CHECKING
 
+from ._where import CURRENT as BACKWARD
 from .anomaly_mode import ANOMALY, checked_apply, record
 from .grad_mode import STATE
 
@@ -87,6 +88,9 @@ class AccumulateGrad(Node):
     def apply(self, grads: list) -> Sequence:
         g = grads[0]
         leaf = self.variable
+        call = BACKWARD[0]
+        if call is not None:  # for explain_missing_grad (autograd/_where.py)
+            call.reached.append(weakref.ref(leaf))
         if leaf._hooks:
             for hook in tuple(leaf._hooks.values()):
                 new = hook(g)

@@ -32,7 +32,7 @@ def saved_attrs(fn) -> dict[str, object]:
     `mat2_sym_strides`) is not listed.
     """
     from ..ops._registry import OpNode
-    from ..ops._saved import _FREED, SavedUnavailable, _Released
+    from ..ops._saved import SavedUnavailable, _Released, freed_message
 
     if not isinstance(fn, OpNode):
         return {}
@@ -55,7 +55,7 @@ def saved_attrs(fn) -> dict[str, object]:
             if use is SIZES:
                 attrs[f"{name}_sym_sizes"] = tuple(x[0])
                 continue
-            raise RuntimeError(_FREED)
+            raise RuntimeError(freed_message(fn))
         if use is SIZES and isinstance(x, Tensor):
             attrs[f"{name}_sym_sizes"] = tuple(x.shape)
             continue

@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import _dtype
 from .._tensor import Tensor
+from ..autograd._where import note_inplace
 from ..autograd.grad_mode import STATE
 
 if TYPE_CHECKING:
@@ -44,6 +45,8 @@ def apply_inplace(op: Op, self: Tensor, *others, **params) -> Tensor:
             self._grad_fn,
             self._output_nr,
         )
+        if STATE.fw_level:
+            old._fw_grad = getattr(self, "_fw_grad", None)
         r = op(old, *others, **params)
     else:
         r = op(self, *others, **params)
@@ -64,6 +67,7 @@ def apply_inplace(op: Op, self: Tensor, *others, **params) -> Tensor:
         )
     np.copyto(self._data, r._data, casting="unsafe")
     self._vc[0] += 1
+    note_inplace(self._vc)  # where, for the "modified by an inplace operation" error
     if recording and r._grad_fn is not None:
         # (A non-differentiable result, e.g. logical_not_ on floats, leaves the history as it
         # was: torch does the same.)
@@ -76,6 +80,10 @@ def apply_inplace(op: Op, self: Tensor, *others, **params) -> Tensor:
         else:
             _rebase_onto_copy_slices(base, r, geometry)
             refresh_view(self)
+    if STATE.fw_level:
+        from ..autograd.forward_ad import set_inplace_tangent
+
+        set_inplace_tangent(self, r)
     return self
 
 

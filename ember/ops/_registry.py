@@ -13,28 +13,33 @@ is not differentiable; an input with no rule raises when a graph needs it, never
 from __future__ import annotations
 
 import re
+import threading
 import types
 from collections.abc import Callable
+from sys import _getframe
 
 import numpy as np
 
 from .. import _dtype
 from .._tensor import Tensor
+from ..autograd import forward_ad
+from ..autograd._where import _INSIDE, NO_GRAD, inherited
 from ..autograd.grad_mode import STATE
 from ..autograd.graph import Node, accumulator
 from ._inplace import refresh_view
 from ._saved import (
-    _FREED,
     UNUSED,
     SavedUnavailable,
     _modified_message,
     _pack_saved,
     _Packed,
     _Released,
+    freed_message,
     param_use,
 )
 
 _FULL_NAME = re.compile(r"Backward\d+(_copy)?$|Backwards$|^(CopySlices|NotImplemented)$")
+_QUALIFIED = {"CopySlices": "ember::autograd::CopySlices"}  # torch: torch::autograd::CopySlices
 
 
 class Op:
@@ -52,13 +57,20 @@ class Op:
         self.vjps: tuple = ()
         self.each: Callable | None = None  # rule factory for ops over any number of inputs
         self.uses_out = False
+        self.jvps: tuple | str | None = None  # forward mode; None: derived from the vjp rules
+        # torch's node for this op keeps saved values that ember's rules do not read, so a
+        # second backward through it raises there whatever the rules read (see `frees_all`)
+        self.frees_all = False
         self.node_cls = None
         if node is not None:
             # "Mul" -> MulBackward0; full names are kept, including torch's irregular ones
             # (CopySlices, CopyBackwards, NotImplemented, DiagonalBackward0_copy).
             name = node if _FULL_NAME.search(node) else node + "Backward0"
             # (staticmethod: reading node._op gives the Op itself, not a method bound to the node)
-            self.node_cls = type(name, (OpNode,), {"__slots__": (), "_op": staticmethod(self)})
+            body = {"__slots__": (), "_op": staticmethod(self)}
+            if name in _QUALIFIED:  # torch's C++ nodes name() with their namespace
+                body["name"] = lambda node, full=_QUALIFIED[name]: full
+            self.node_cls = type(name, (OpNode,), body)
 
     def defvjp(self, *rules: Callable | None) -> Op:
         """One rule per tensor input, in order; `None` marks a non-differentiable input."""
@@ -70,6 +82,38 @@ class Op:
         """For ops over any number of tensors (cat, stack): `make_rule(i)` is input i's rule."""
         self.each = make_rule
         self.uses_out = param_use(make_rule(0), 1) != UNUSED
+        return self
+
+    def mark_frees_all(self) -> Op:
+        """A second backward through this op's node raises, as torch's does: its node keeps
+        saved values that ember's rules need not read (CopySlices frees the function it wraps;
+        div with a rounding mode saves self and other for a zero gradient), or that ember's
+        rule reads among `**params`, where its use cannot be told apart."""
+        self.frees_all = True
+        return self
+
+    def defjvp(self, *rules: Callable | None) -> Op:
+        """Forward mode: one rule per tensor input, `rule(t, out, *inputs, **params)` giving that
+        input's contribution to the output tangent (contributions are summed; see forward_ad)."""
+        self.jvps = rules
+        return self
+
+    def defjvp_elementwise(self) -> Op:
+        """Forward mode of an elementwise op whose vjp rules are linear and elementwise in g:
+        each input's vjp rule applied to its tangent (torch's auto_element_wise)."""
+        self.jvps = "elementwise"
+        return self
+
+    def defjvp_linear(self) -> Op:
+        """Forward mode of an op linear in its float inputs: the op applied to the tangents
+        (zeros for inputs without one; torch's auto_linear)."""
+        self.jvps = "linear"
+        return self
+
+    def defjvp_multilinear(self) -> Op:
+        """Forward mode of an op linear in each float input separately (mul, mm, einsum): the sum
+        over dual inputs of the op with that input replaced by its tangent."""
+        self.jvps = "multilinear"
         return self
 
     def __get__(self, obj: object, cls: type | None = None):
@@ -106,7 +150,21 @@ class Op:
                     node._outv = (t._vc, 0)
                 if STATE.saved_hooks:
                     _pack_saved(self, node, (t,))
+            else:  # from inputs none of which requires grad: keep why (issue #4, _where.py)
+                for x in inputs:
+                    if isinstance(x, Tensor) and x._origin is not None:
+                        t._origin = inherited(x._origin)
+                        break
+        else:
+            t._origin = NO_GRAD[0]  # e.g. computed under no_grad: errors say where (issue #4)
         return t
+
+    def _dual_call(self, *inputs, **params):
+        """`__call__` while some thread is inside a forward-AD dual level (see dual_dispatch):
+        that thread's calls push tangents (forward_ad.call), the others run as usual."""
+        if STATE.fw_level:
+            return forward_ad.call(self, inputs, params)
+        return Op._plain_call(self, *inputs, **params)
 
     def _wrap_many(self, inputs: tuple, outs: list, params: dict) -> tuple:
         ts = tuple(Tensor._make(o) for o in outs)
@@ -151,6 +209,10 @@ class Op:
         if not any_grad:
             return None
         node = self.node_cls()
+        f = _getframe(2)  # the user's line, for errors that say where (autograd/_where.py)
+        while f.f_code.co_filename in _INSIDE and f.f_back is not None:
+            f = f.f_back
+        node._where, node._lasti = f.f_code, f.f_lasti
         node.next_functions = tuple(edges)
         node._inputs = inputs
         node._versions = versions
@@ -159,6 +221,24 @@ class Op:
 
 
 _NO_EDGE = (None, 0)
+Op._plain_call = Op.__call__
+_DUAL_LOCK = threading.Lock()
+_DUAL_LEVELS = [0]  # dual levels entered now, over all threads
+
+
+def dual_dispatch(entering: bool) -> None:
+    """Route op calls through forward mode while any dual level is entered. Outside them an op
+    call pays nothing for forward mode, not even reading the thread's level."""
+    with _DUAL_LOCK:
+        _DUAL_LEVELS[0] += 1 if entering else -1
+        Op.__call__ = Op._dual_call if _DUAL_LEVELS[0] else Op._plain_call
+
+
+_NUMBER_DTYPES = {
+    float: np.dtype("float64"),
+    int: np.dtype("int64"),
+    complex: np.dtype("complex128"),
+}
 
 
 def defop(
@@ -254,7 +334,7 @@ def _broadcast_error(datas: list) -> RuntimeError | None:
 class OpNode(Node):
     """A recorded call of an Op: its inputs, params and (if a rule reads it) its output."""
 
-    __slots__ = ("_inputs", "_num", "_out", "_outv", "_params", "_versions")
+    __slots__ = ("_inputs", "_num", "_out", "_outv", "_params", "_versions", "_where", "_lasti")
 
     _op: Op
 
@@ -288,8 +368,12 @@ class OpNode(Node):
     def apply(self, grads: list) -> list:
         op = self._op
         g = grads[0] if op.nout == 1 else tuple(grads)
+        if type(self._inputs) is _Released and (self._inputs.params or op.frees_all):
+            self._check_released()
         inputs = self._unpack_inputs()
         out = self._unpack_out() if op.uses_out else None
+        if out is not None and STATE.fw_level:  # a dual output's tangent, for forward-over-reverse
+            out = forward_ad.saved_out(self, out)
         params, vjps = self._params, op.vjps
         result = []
         for i, (nxt, _) in enumerate(self.next_functions):
@@ -312,12 +396,21 @@ class OpNode(Node):
             result.append(gx)
         return result
 
+    def _check_released(self) -> None:
+        """After a backward freed this node's data params: raise torch's error if a rule that
+        must run reads one (torch unpacks a node's saved values before its formulas run)."""
+        rel, op = self._inputs, self._op
+        for i, (nxt, _) in enumerate(self.next_functions):
+            if nxt is not None and (op.frees_all or rel.read_by(op, i)):
+                raise RuntimeError(freed_message(self))
+
     def _unpack_inputs(self) -> tuple:
         xs = self._inputs
         if type(xs) is _Packed:
             return xs.unpack_inputs()
         if type(xs) is _Released:
-            return tuple(SavedUnavailable(*m, _FREED) if type(m) is tuple else m for m in xs.meta)
+            why = lambda: freed_message(self)  # noqa: E731 (formatted only if raised)
+            return tuple(SavedUnavailable(*m, why) if type(m) is tuple else m for m in xs.meta)
         versions = self._versions
         for i, x in enumerate(xs):
             if isinstance(x, Tensor) and x._vc[0] != versions[i]:
@@ -325,7 +418,7 @@ class OpNode(Node):
         else:
             return xs
         return tuple(
-            SavedUnavailable(x.shape, x.dtype, _modified_message(x, v))
+            SavedUnavailable(x.shape, x.dtype, _modified_message(x, v, node=self))
             if isinstance(x, Tensor) and x._vc[0] != v
             else x
             for x, v in zip(xs, versions)
@@ -335,7 +428,7 @@ class OpNode(Node):
         if type(self._inputs) is _Packed:
             return self._inputs.unpack_out(self._num)
         if self._out is None:
-            raise RuntimeError(_FREED)
+            raise RuntimeError(freed_message(self))
         if self._num == 1:
             return self._unpack(self._out, self._outv, 0)
         return tuple(self._unpack(o, v, nr) for nr, (o, v) in enumerate(zip(self._out, self._outv)))
@@ -348,23 +441,37 @@ class OpNode(Node):
             t._output_nr = nr
         vc, v = version
         if vc[0] != v:
-            return SavedUnavailable(t.shape, t.dtype, _modified_message(t, v, vc[0]))
+            return SavedUnavailable(t.shape, t.dtype, _modified_message(t, v, vc[0], self, vc))
         return t
 
     def _release(self) -> None:
         # Keep only what rules may read without values (shapes, dtypes, non-tensor inputs).
+        # A Python number is freed too (a 0-d placeholder): torch saves the number operand of
+        # `x * 2` as a wrapped 0-d tensor, so a second backward through a rule that reads it
+        # raises there as well; rules that do not read it (`x + 2`) still run.
         xs = self._inputs
         if type(xs) is _Packed:  # its tensors are shape-only placeholders
-            self._inputs = _Released(
-                [(x.shape, x.dtype.np) if isinstance(x, Tensor) else x for x in xs.inputs]
-            )
-            self._out = None
+            meta = [
+                (x.shape, x.dtype.np)
+                if isinstance(x, Tensor)
+                else ((), _NUMBER_DTYPES[type(x)])
+                if type(x) in _NUMBER_DTYPES
+                else x
+                for x in xs.inputs
+            ]
         elif type(xs) is not _Released:
             meta = []  # (a loop, not a comprehension: this runs once per node per backward)
             for x in xs:
-                meta.append((x._data.shape, x._data.dtype) if isinstance(x, Tensor) else x)
-            self._inputs = _Released(meta)
-            self._out = None
+                if isinstance(x, Tensor):
+                    meta.append((x._data.shape, x._data.dtype))
+                elif type(x) in _NUMBER_DTYPES:
+                    meta.append(((), _NUMBER_DTYPES[type(x)]))
+                else:
+                    meta.append(x)
+        else:
+            return
+        self._inputs = _Released(meta, self._params)
+        self._out = None
 
 
 def _fit(gx: Tensor, x: Tensor) -> Tensor:

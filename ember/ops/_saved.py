@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import _dtype
 from .._tensor import Size, Tensor
+from ..autograd import _where
 from ..autograd.grad_mode import STATE
 
 _FREED = (
@@ -129,26 +130,57 @@ class _Packed:
 
 
 class _Released:
-    """A node's inputs after backward freed them: (shape, NumPy dtype) per tensor input."""
+    """A node's inputs after backward freed them: (shape, NumPy dtype) per tensor or number
+    input; the names of the params that hold data (index tensors, masks: torch saves those
+    and frees them too); and the backward call that freed them (`by`, for the error's "freed
+    by ... at file:line")."""
 
-    __slots__ = ("meta",)
+    __slots__ = ("by", "meta", "params")
 
-    def __init__(self, meta: list) -> None:
+    def __init__(self, meta: list, params: dict) -> None:
         self.meta = meta
+        self.params = [k for k, v in params.items() if _holds_data(v)] if params else ()
+        self.by = _where.CURRENT[0]
+
+    def read_by(self, op, i: int) -> bool:
+        """Whether input i's rule reads a freed data param. (A freed input reads as a
+        placeholder whose values raise when used: rules often pass an input to a helper that
+        needs only its shape, which torch saves apart from the values.)"""
+        if not self.params:
+            return False
+        rule = op.vjps[i] if i < len(op.vjps) else op.each(i) if op.each else None
+        code = getattr(rule, "__code__", None)
+        if code is None:
+            return False
+        n = len(self.meta)
+        return any(p - 2 >= n and code.co_varnames[p] in self.params for p in _value_reads(op, i))
+
+
+def _holds_data(v: object) -> bool:
+    """A param that is saved data: an array or tensor, or a tuple of them (indexing paths)."""
+    if isinstance(v, (np.ndarray, Tensor)):
+        return True
+    return isinstance(v, (tuple, list)) and any(_holds_data(x) for x in v)
 
 
 class SavedUnavailable(Tensor):
     """Stands in for a saved tensor that was freed or modified in place: its shape and dtype
-    stay readable (rules that only need sizes still work, as in torch), its values raise."""
+    stay readable (rules that only need sizes still work, as in torch), its values raise.
+    The message may be given as a function, called only when it is raised."""
 
-    __slots__ = ("_dt", "_msg", "_shape")
+    __slots__ = ("_dt", "_shape", "_why")
 
-    def __new__(cls, shape: tuple, dtype, msg: str):
+    def __new__(cls, shape: tuple, dtype, msg: str | Callable[[], str]):
         self = object.__new__(cls)
-        self._shape, self._dt, self._msg = Size(shape), _dtype.to_dtype(dtype), msg
+        self._shape, self._dt, self._why = Size(shape), _dtype.to_dtype(dtype), msg
         self._requires_grad, self._grad_fn, self._output_nr = False, None, 0
-        self._vc = [0]
+        self._vc, self._origin = [0], None
         return self
+
+    @property
+    def _msg(self) -> str:
+        why = self._why
+        return why if type(why) is str else why()
 
     @property
     def _data(self):
@@ -182,7 +214,21 @@ def type_name(t: Tensor) -> str:
     return "ember." + _TYPE_NAMES[t.dtype.name]
 
 
-def _modified_message(t: Tensor, expected: int, current: int | None = None) -> str:
+def freed_message(node: object) -> str:
+    """torch's "backward through the graph a second time" message, then where (see _where)."""
+    return _FREED + _where.freed_suffix(node)
+
+
+def _modified_message(
+    t: Tensor,
+    expected: int,
+    current: int | None = None,
+    node: object = None,
+    vc: list | None = None,
+) -> str:
+    """torch's message for a saved value `t` modified in place since it was saved (at version
+    `expected`), then where: the node that saved it and the in-place op (see _where). `vc` is
+    the version counter when `t` is a rebuilt tensor that does not share it."""
     current = t._vc[0] if current is None else current
     what = f"[{type_name(t)} [{', '.join(map(str, t.shape))}]]"
     if t._grad_fn is not None:
@@ -193,4 +239,4 @@ def _modified_message(t: Tensor, expected: int, current: int | None = None) -> s
         f"operation: {what} is at version {current}; expected version {expected} instead. Hint: "
         "enable anomaly detection to find the operation that failed to compute its gradient, "
         "with torch.autograd.set_detect_anomaly(True, check_nan=False)."
-    )
+    ) + _where.modified_suffix(t._vc if vc is None else vc, expected, current, node)

@@ -24,6 +24,8 @@ import numpy as np
 
 from .. import _dtype
 from .._tensor import Tensor
+from ..autograd._where import note_inplace
+from ..autograd.forward_ad import tangent_of
 from ..autograd.grad_mode import STATE
 from ._inplace import _scalar_name, apply_inplace
 from ._registry import defop
@@ -94,7 +96,7 @@ def _take_vjp(g, out, x, path):
 def _take_op(node: str, name: str):
     op = defop(node)(_take_fwd)
     op.__name__ = op.__qualname__ = name
-    return op.defvjp(_take_vjp)
+    return op.defvjp(_take_vjp).defjvp_linear()
 
 
 _select = _take_op("Select", "_select")
@@ -136,10 +138,10 @@ def _assign_vjp_v(g, out, x, v, path, shape=None):
 def _assign_op(node: str, name: str):
     op = defop(node)(_assign_fwd)
     op.__name__ = op.__qualname__ = name
-    return op.defvjp(_assign_vjp_x, _assign_vjp_v)
+    return op.defvjp(_assign_vjp_x, _assign_vjp_v).defjvp_linear()
 
 
-_copy_slices = _assign_op("CopySlices", "_copy_slices")
+_copy_slices = _assign_op("CopySlices", "_copy_slices").mark_frees_all()
 _index_put = _assign_op("IndexPut", "_index_put")
 _copy = _assign_op("CopyBackwards", "_copy")
 _fill = _assign_op("FillBackward3", "_fill")
@@ -169,7 +171,7 @@ def _accumulate_op(node: str, name: str):
         lambda g, out, x, v, path, alpha=1: (
             _index(g, path=path) if alpha == 1 else _index(g, path=path) * alpha
         ),
-    )
+    ).defjvp_linear()
 
 
 _scatter_add = _accumulate_op("ScatterAdd", "_scatter_add")
@@ -366,7 +368,9 @@ def setitem(x: Tensor, index: object, value: object) -> None:
     if isinstance(value, Tensor):
         _check_value(value, target, adv is not None)
     value_grad = isinstance(value, Tensor) and value._requires_grad
-    if not (STATE.enabled and x.dtype._cat >= 2 and (x._requires_grad or value_grad)):
+    if not (STATE.enabled and x.dtype._cat >= 2 and (x._requires_grad or value_grad)) and not (
+        STATE.fw_level and (tangent_of(x) is not None or tangent_of(value) is not None)
+    ):
         v = value._data if isinstance(value, Tensor) else value
         if adv is not None:
             region[adv] = v
@@ -375,6 +379,7 @@ def setitem(x: Tensor, index: object, value: object) -> None:
                 v.reshape(v.shape[v.ndim - region.ndim :]) if np.ndim(v) > region.ndim else v
             )
         x._vc[0] += 1
+        note_inplace(x._vc)  # where, for the "modified by an inplace operation" error
         return
     if x._requires_grad and x._grad_fn is None and steps:
         raise RuntimeError(

@@ -92,6 +92,7 @@ def _dot(x, y):
 
 
 _dot.defvjp(lambda g, out, x, y: g * y, lambda g, out, x, y: g * x)
+_dot.defjvp_multilinear()
 
 
 @defop("Mv")
@@ -100,6 +101,7 @@ def _mv(x, v):
 
 
 _mv.defvjp(lambda g, out, x, v: g.unsqueeze(1) * v, lambda g, out, x, v: _mv(x.mT, g))
+_mv.defjvp_multilinear()
 
 
 @defop("Mm")
@@ -108,6 +110,7 @@ def _mm(x, y):
 
 
 _mm.defvjp(lambda g, out, x, y: _mm(g, y.mT), lambda g, out, x, y: _mm(x.mT, g))
+_mm.defjvp_multilinear()
 
 
 @defop("Bmm")
@@ -116,6 +119,7 @@ def _bmm(x, y):
 
 
 _bmm.defvjp(lambda g, out, x, y: _bmm(g, y.mT), lambda g, out, x, y: _bmm(x.mT, g))
+_bmm.defjvp_multilinear()
 
 
 def _matmul_vjp_x(g, out, x, y):
@@ -140,7 +144,7 @@ def _matmul_op(node: str, name: str):
     """Batched/broadcast matmul under one of the node names torch's folding ends with."""
     op = defop(node)(np.matmul)
     op.__name__ = op.__qualname__ = name
-    return op.defvjp(_matmul_vjp_x, _matmul_vjp_y)
+    return op.defvjp(_matmul_vjp_x, _matmul_vjp_y).defjvp_multilinear()
 
 
 _matmul_unsafe_view = _matmul_op("UnsafeView", "_matmul_unsafe_view")

@@ -681,7 +681,11 @@ _embedding.defvjp(
         scale_grad_by_freq=scale_grad_by_freq,
     )
 )
-_embedding_backward.defvjp(lambda gg, out, g, **params: _embedding_gather(gg, **params))
+_embedding.defjvp_linear()
+# (torch's EmbeddingDenseBackward0 saves indices, which ember's rule reads among **params)
+_embedding_backward.defvjp(
+    lambda gg, out, g, **params: _embedding_gather(gg, **params)
+).mark_frees_all()
 
 
 def _index_array(indices: Tensor, fname: str) -> np.ndarray:

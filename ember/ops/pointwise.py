@@ -186,15 +186,17 @@ def _pointwise(node: str | None = None, **kw) -> Callable[[Callable], Op]:
 def _unary(
     name: str, fn: Callable, rule: Callable, doc: str, node: str = "", float_op: bool = True
 ) -> Op:
-    """Declare a unary op `name` computing the NumPy function `fn`, with one vjp `rule`;
-    integer inputs compute in the default float dtype unless `float_op=False`."""
+    """Declare a unary op `name` computing the NumPy function `fn`, with one vjp `rule` (its jvp
+    is that rule applied to the tangent); integer inputs compute in the default float dtype
+    unless `float_op=False`."""
 
     def fwd(x):
         return fn(x)
 
     fwd.__name__ = fwd.__qualname__ = name
     fwd.__doc__ = doc
-    return _pointwise(node or name.capitalize(), float_op=float_op)(fwd).defvjp(rule)
+    op = _pointwise(node or name.capitalize(), float_op=float_op)(fwd)
+    return op.defvjp(rule).defjvp_elementwise()
 
 
 def _kernel_error(kernel: str, dt: np.dtype) -> NotImplementedError:
@@ -260,6 +262,7 @@ _add.defvjp(
     lambda g, out, x, y, alpha=1: g,
     lambda g, out, x, y, alpha=1: g if alpha == 1 else g * alpha,
 )
+_add.defjvp_linear()
 
 
 def _check_alpha(input, other, alpha) -> None:
@@ -290,6 +293,7 @@ _sub.defvjp(
     lambda g, out, x, y, alpha=1: g,
     lambda g, out, x, y, alpha=1: -g if alpha == 1 else g * -alpha,
 )
+_sub.defjvp_linear()
 
 
 def sub(input: Tensor, other: Tensor | float, *, alpha: float = 1) -> Tensor:
@@ -313,7 +317,9 @@ _rsub_t = _pointwise("RsubBackward0", promote=True)(_rsub_fwd).defvjp(
     lambda g, out, x, y, alpha=1: -g if alpha == 1 else g * -alpha,
     lambda g, out, x, y, alpha=1: g,
 )
+_rsub_t.defjvp_linear()
 _rsub_s = _pointwise("RsubBackward1", promote=True)(_rsub_fwd).defvjp(_rsub_t.vjps[0])
+_rsub_s.defjvp_linear()
 
 
 def rsub(input: Tensor, other: Tensor | float, *, alpha: float = 1) -> Tensor:
@@ -333,6 +339,7 @@ mul.defvjp(
     lambda g, out, x, y: g * y,
     lambda g, out, x, y: g * x,
 )
+mul.defjvp_multilinear()
 multiply = mul
 
 
@@ -345,6 +352,7 @@ _div.defvjp(
     lambda g, out, x, y: g / y,
     lambda g, out, x, y: -g * ((x / y) / y),
 )
+_div.defjvp_elementwise()
 
 
 def _check_int_div(kernel: str, x, y) -> np.dtype:
@@ -377,6 +385,7 @@ _div_mode.defvjp(
     lambda g, out, x, y, rounding_mode: _zeros_like(g),
     lambda g, out, x, y, rounding_mode: _zeros_like(g),
 )
+_div_mode.defjvp_elementwise().mark_frees_all()
 
 
 def div(input: Tensor, other: Tensor | float, *, rounding_mode: str | None = None) -> Tensor:
@@ -422,10 +431,12 @@ def _remainder_fwd(x, y):
 _remainder_s = _pointwise("RemainderBackward0", promote=True)(_remainder_fwd).defvjp(
     lambda g, out, x, y: g,
 )
+_remainder_s.defjvp_elementwise()
 _remainder_t = _pointwise("RemainderBackward1", promote=True)(_remainder_fwd).defvjp(
     lambda g, out, x, y: g,
     lambda g, out, x, y: -g * div(x, y, rounding_mode="floor"),
 )
+_remainder_t.defjvp_elementwise()
 _remainder_base = _not_implemented("remainder", _remainder_fwd, promote=True)
 
 
@@ -466,10 +477,12 @@ def _pow_scalar(x, y):
 _pow_scalar.defvjp(
     lambda g, out, x, y: _zeros_like(g) if y == 0 else g * (y * x ** (y - 1)),
 )
+_pow_scalar.defjvp_elementwise()
 _pow_tensor = _pointwise("PowBackward1", promote=True)(_pow_fwd).defvjp(
     lambda g, out, x, y: where(y == 0, 0.0, g * (y * x ** (y - 1))),
     lambda g, out, x, y: g * where((x == 0) & (y >= 0), 0.0, out * log(x.to(out.dtype))),
 )
+_pow_tensor.defjvp_elementwise()
 
 
 def _log_scalar(b: float) -> float:
@@ -483,6 +496,7 @@ _pow_base = _pointwise("PowBackward2", promote=True)(_pow_fwd).defvjp(
         g * (where(y >= 0, 0.0, out * -math.inf) if x == 0 else out * _log_scalar(x))
     ),
 )
+_pow_base.defjvp_elementwise()
 
 
 def pow(input: Tensor | float, exponent: Tensor | float) -> Tensor:
@@ -507,6 +521,7 @@ def neg(x):
 
 
 neg.defvjp(lambda g, out, x: -g)
+neg.defjvp_linear()
 negative = neg
 
 
@@ -520,6 +535,7 @@ def abs(x):
 
 # Matches torch: grad * sgn(x), so the subgradient at 0 is 0.
 abs.defvjp(lambda g, out, x: g * sign(x))
+abs.defjvp_elementwise()
 absolute = abs
 
 
@@ -533,6 +549,7 @@ def sign(x):
 
 
 sign.defvjp(lambda g, out, x: _zeros_like(g))
+sign.defjvp_elementwise()
 
 reciprocal = _unary(
     "reciprocal",
@@ -588,6 +605,7 @@ _tanh_backward.defvjp(
     lambda gg, _, g, out: _tanh_backward(gg, out),
     lambda gg, _, g, out: -2 * gg * g * out,
 )
+_tanh_backward.defjvp_elementwise()
 
 
 @_pointwise("SigmoidBackward")
@@ -599,6 +617,7 @@ _sigmoid_backward.defvjp(
     lambda gg, _, g, out: _sigmoid_backward(gg, out),
     lambda gg, _, g, out: gg * g * (1 - 2 * out),
 )
+_sigmoid_backward.defjvp_elementwise()
 arcsin, arccos, arctan = asin, acos, atan
 
 # math.erf is the platform libm's (correctly rounded to ~1 ulp, as torch's Sleef erf); NumPy
@@ -626,6 +645,11 @@ def _atan2_recip(x, y):
 _atan2.defvjp(
     lambda g, out, x, y: g * y * _atan2_recip(x, y),
     lambda g, out, x, y: g * -x * _atan2_recip(x, y),
+)
+# Matches torch: its forward formula divides by x^2 + y^2 unmasked (nan at the origin).
+_atan2.defjvp(
+    lambda t, out, x, y: t * y / (x * x + y * y),
+    lambda t, out, x, y: t * -x / (x * x + y * y),
 )
 
 
@@ -661,7 +685,9 @@ _threshold_backward.defvjp(
     lambda gg, _, g, out: _threshold_backward(gg, out),
     lambda gg, _, g, out: _zeros_like(gg),
 )
+_threshold_backward.defjvp_elementwise()
 relu.defvjp(lambda g, out, x: _threshold_backward(g, out))
+relu.defjvp_elementwise()
 
 
 def _rounding(name: str, fn: Callable, doc: str) -> Op:
@@ -690,6 +716,7 @@ def _round_decimals(x, decimals):
 
 
 _round_decimals.defvjp(lambda g, out, x, decimals: _zeros_like(g))
+_round_decimals.defjvp_elementwise()
 
 
 def round(input: Tensor, *, decimals: int | None = None) -> Tensor:
@@ -706,6 +733,7 @@ def frac(x):
 
 
 frac.defvjp(lambda g, out, x: g)
+frac.defjvp_elementwise()
 
 
 # ---- selection: clamp, maximum, minimum, where ----
@@ -737,7 +765,8 @@ def _clamp_hi_grad(g, out, x, lo, hi):
 
 
 def _clamp_op(node: str) -> Op:
-    return _pointwise(node)(_clamp_fwd).defvjp(_clamp_grad, _clamp_lo_grad, _clamp_hi_grad)
+    op = _pointwise(node)(_clamp_fwd)
+    return op.defvjp(_clamp_grad, _clamp_lo_grad, _clamp_hi_grad).defjvp_elementwise()
 
 
 def _clamp_call(op: Op, input: Tensor, lo, hi) -> Tensor:
@@ -793,12 +822,14 @@ _maximum = _pointwise("Maximum", promote=True)(np.maximum).defvjp(
     lambda g, out, x, y: _extremum_grad(g, x, y, x < y),
     lambda g, out, x, y: _extremum_grad(g, x, y, x > y),
 )
+_maximum.defjvp_elementwise()
 
 
 _minimum = _pointwise("Minimum", promote=True)(np.minimum).defvjp(
     lambda g, out, x, y: _extremum_grad(g, x, y, x > y),
     lambda g, out, x, y: _extremum_grad(g, x, y, x < y),
 )
+_minimum.defjvp_elementwise()
 
 
 def maximum(input: Tensor, other: Tensor) -> Tensor:
@@ -824,6 +855,7 @@ _where.defvjp(
     lambda g, out, x, y, condition: where(condition, g, 0.0),
     lambda g, out, x, y, condition: where(condition, 0.0, g),
 )
+_where.defjvp_linear()
 
 
 def where(
@@ -933,6 +965,7 @@ def _clone(x):
 
 
 _clone.defvjp(lambda g, out, x: g)
+_clone.defjvp_linear()
 
 
 def clone(input: Tensor, *, memory_format=None) -> Tensor:
@@ -946,6 +979,7 @@ def _to_dtype(x, dtype):
 
 
 _to_dtype.defvjp(lambda g, out, x, dtype: g)  # the node casts g back to the input's dtype
+_to_dtype.defjvp_linear()
 
 
 def to_dtype(input: Tensor, dtype: _dtype.dtype) -> Tensor:
@@ -961,6 +995,7 @@ def _real(x):
 
 
 _real.defvjp(lambda g, out, x: g)
+_real.defjvp_linear()
 
 
 @_pointwise("Imag")
@@ -989,6 +1024,7 @@ def _zero(x):
 
 
 _zero.defvjp(lambda g, out, x: _zeros_like(g))
+_zero.defjvp_linear()
 
 
 @_pointwise("FillBackward2")
@@ -1002,7 +1038,9 @@ def _fill_t(x, value):
 
 
 _fill_s.defvjp(lambda g, out, x, value: _zeros_like(g))
+_fill_s.defjvp_linear()
 _fill_t.defvjp(lambda g, out, x, value: _zeros_like(g), lambda g, out, x, value: g)
+_fill_t.defjvp_linear()
 
 
 def _copy_fwd(x, src):
@@ -1014,6 +1052,7 @@ _copy = _pointwise("CopyBackwards")(_copy_fwd).defvjp(
     lambda g, out, x, src: _zeros_like(g),
     lambda g, out, x, src: g,
 )
+_copy.defjvp_linear()
 
 
 def zero_(input: Tensor) -> Tensor:

@@ -175,7 +175,9 @@ def _sum_dim(x, axes, keepdim, dtype):
 
 
 _sum_all.defvjp(lambda g, out, x, dtype: expand(g, x.shape))
+_sum_all.defjvp_linear()
 _sum_dim.defvjp(lambda g, out, x, axes, keepdim, dtype: _unreduce(g, x.shape, axes, keepdim))
+_sum_dim.defjvp_linear()
 
 
 def sum(input: Tensor, dim: Dim = _OMITTED, keepdim: bool = False, *, dtype=None) -> Tensor:
@@ -205,7 +207,9 @@ def _mean_grad(g: Tensor | None, x: Tensor, axes: tuple, keepdim: bool) -> Tenso
 
 
 _mean_all.defvjp(lambda g, out, x, dtype: _mean_grad(g, x, tuple(range(x.ndim)), False))
+_mean_all.defjvp_linear()
 _mean_dim.defvjp(lambda g, out, x, axes, keepdim, dtype: _mean_grad(g, x, axes, keepdim))
+_mean_dim.defjvp_linear()
 
 
 def mean(input: Tensor, dim: Dim = _OMITTED, keepdim: bool = False, *, dtype=None) -> Tensor:
@@ -450,6 +454,26 @@ def _norm_grad(g, out, x, ord, axes, keepdim):
 _vector_norm.defvjp(
     lambda g, out, x, ord, axes, keepdim, dtype: _norm_grad(g, out, x, ord, axes, keepdim)
 )
+_vector_norm.defjvp(
+    lambda t, out, x, ord, axes, keepdim, dtype: _norm_jvp(t, out, x, ord, axes, keepdim)
+)
+
+
+def _norm_jvp(t, out, x, ord, axes, keepdim):
+    """torch's norm_jvp: like the backward, 0 at the zero vector for every ord."""
+    if ord == 0:
+        return out * 0.0
+    if math.isinf(ord):
+        peak = abs(x) == _unreduce(out, x.shape, axes, keepdim)
+        return _sum_dim(sign(x) * t * peak, axes=axes, keepdim=keepdim, dtype=None) / _sum_dim(
+            peak.to(out.dtype), axes=axes, keepdim=keepdim, dtype=None
+        )
+    if ord == 1:
+        return _sum_dim(sign(x) * t, axes=axes, keepdim=keepdim, dtype=None)
+    # |x| ** (ord - 1) is infinite at 0 for ord < 1: masked there, as torch does.
+    scaled = x if ord == 2 else sign(x) * where(x == 0, 0.0, abs(x) ** (ord - 1))
+    dot = _sum_dim(scaled * t, axes=axes, keepdim=keepdim, dtype=None)
+    return where(out == 0, 0.0, dot / (out if ord == 2 else out ** (ord - 1)))
 
 
 def norm(
@@ -560,6 +584,18 @@ def _std_mean(x, axes, correction, keepdim):
 
 
 _var.defvjp(lambda g, out, x, axes, correction, keepdim: _var_grad(g, x, axes, correction, keepdim))
+# torch's var_jvp: sum(t * (x - mean) * 2 / (n - correction)); with no degrees of freedom the
+# factor is inf and the sum nan, as torch's.
+_var.defjvp(
+    lambda t, out, x, axes, correction, keepdim: _sum_dim(
+        t
+        * (x - _mean_dim(x, axes=axes, keepdim=True, dtype=None))
+        * (2 / d if (d := _count(x.shape, axes) - correction) != 0 else math.inf),
+        axes=axes,
+        keepdim=keepdim,
+        dtype=None,
+    )
+)
 _std.defvjp(
     lambda g, out, x, axes, correction, keepdim: _var_grad(
         _std_to_var(g, out), x, axes, correction, keepdim
@@ -764,6 +800,7 @@ _cumsum.defvjp(
         g, dim=dim, reverse=not reverse, exclusive=exclusive
     )
 )
+_cumsum.defjvp_linear()
 _cumprod.defvjp(
     lambda g, out, x, dim, dtype=None, reverse=False, exclusive=False: _cumprod_grad(
         g, out, x, dim, reverse, exclusive

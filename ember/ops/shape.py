@@ -124,6 +124,7 @@ def _sum_to(x, shape):
 
 
 _sum_to.defvjp(lambda g, out, x, shape: expand(g, x.shape))
+_sum_to.defjvp_linear()
 
 
 def sum_to_size(input: Tensor, *size: int | Sequence[int]) -> Tensor:
@@ -143,6 +144,7 @@ def _expand(x, shape):
 
 
 _expand.defvjp(lambda g, out, x, shape: sum_to_size(g, x.shape))
+_expand.defjvp_linear()
 
 
 def expand(input: Tensor, *sizes: int | Sequence[int], size: Sequence[int] | None = None) -> Tensor:
@@ -268,7 +270,7 @@ def _reshaping(node: str, name: str):
     fwd.__name__ = fwd.__qualname__ = name
     op = defop(node)(fwd)
     op.defvjp(lambda g, out, x, shape: reshape(g, x.shape))
-    return op
+    return op.defjvp_linear()
 
 
 _view_op = _reshaping("View", "_view_op")
@@ -398,6 +400,7 @@ def _transpose(x, dim0, dim1):
 
 
 _transpose.defvjp(lambda g, out, x, dim0, dim1: transpose(g, dim0, dim1))
+_transpose.defjvp_linear()
 
 
 def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
@@ -420,6 +423,7 @@ def _t(x):
 
 
 _t.defvjp(lambda g, out, x: t(g))
+_t.defjvp_linear()
 
 
 def t(input: Tensor) -> Tensor:
@@ -435,6 +439,7 @@ def _permute(x, dims):
 
 
 _permute.defvjp(lambda g, out, x, dims: permute(g, tuple(int(i) for i in np.argsort(dims))))
+_permute.defjvp_linear()
 
 
 def permute(input: Tensor, *args: int | Sequence[int], dims: Sequence[int] | None = None) -> Tensor:
@@ -490,6 +495,7 @@ def _repeat_vjp(g, out, x, repeats):
 
 
 _repeat.defvjp(_repeat_vjp)
+_repeat.defjvp_linear()
 
 
 def repeat(
@@ -522,6 +528,7 @@ def _flip(x, dims):
 
 
 _flip.defvjp(lambda g, out, x, dims: flip(g, dims))
+_flip.defjvp_linear()
 
 
 def flip(input: Tensor, *args: int | Sequence[int], dims: Sequence[int] | None = None) -> Tensor:
@@ -550,6 +557,7 @@ def _roll(x, shifts, dims):
 
 
 _roll.defvjp(lambda g, out, x, shifts, dims: roll(g, tuple(-s for s in shifts), dims))
+_roll.defjvp_linear()
 
 
 def roll(
@@ -578,6 +586,7 @@ def _tril(x, diagonal):
 
 
 _tril.defvjp(lambda g, out, x, diagonal: tril(g, diagonal))
+_tril.defjvp_linear()
 
 
 def tril(input: Tensor, diagonal: int = 0) -> Tensor:
@@ -593,6 +602,7 @@ def _triu(x, diagonal):
 
 
 _triu.defvjp(lambda g, out, x, diagonal: triu(g, diagonal))
+_triu.defjvp_linear()
 
 
 def triu(input: Tensor, diagonal: int = 0) -> Tensor:
@@ -627,6 +637,7 @@ _diagonal.defvjp(
         g, shape=x.shape, offset=offset, dim1=dim1, dim2=dim2
     )
 )
+_diagonal.defjvp_linear()
 
 
 @defop("DiagonalBackward")
@@ -637,6 +648,7 @@ def _diagonal_backward(g, shape, offset, dim1, dim2):
 _diagonal_backward.defvjp(
     lambda g, out, x, shape, offset, dim1, dim2: diagonal(g, offset, dim1, dim2)
 )
+_diagonal_backward.defjvp_linear()
 
 
 def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
@@ -657,6 +669,7 @@ def _diag_embed(x, offset, dim1, dim2):
 
 
 _diag_embed.defvjp(lambda g, out, x, offset, dim1, dim2: diagonal(g, offset, dim1, dim2))
+_diag_embed.defjvp_linear()
 
 
 def diag_embed(input: Tensor, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
@@ -676,6 +689,7 @@ def _diagonal_copy(x, offset):
 _diagonal_copy.defvjp(
     lambda g, out, x, offset: _diagonal_backward(g, shape=x.shape, offset=offset, dim1=0, dim2=1)
 )
+_diagonal_copy.defjvp_linear()
 
 
 def diag(input: Tensor, diagonal: int = 0) -> Tensor:
@@ -709,6 +723,7 @@ def _cat_vjp(i: int) -> Callable:
 
 
 _cat.defvjp_each(_cat_vjp)
+_cat.defjvp_linear()
 
 
 def cat(tensors: Sequence[Tensor], dim: int = 0, *, axis: int | None = None) -> Tensor:
@@ -750,6 +765,7 @@ def _stack(*xs, dim):
 
 
 _stack.defvjp_each(lambda i: lambda g, out, *xs, dim: select(g, dim, i))
+_stack.defjvp_linear()
 
 
 def stack(tensors: Sequence[Tensor], dim: int = 0, *, axis: int | None = None) -> Tensor:
@@ -802,7 +818,7 @@ def _splitting(node: str, name: str):
         return np.split(x, np.cumsum(sizes)[:-1], axis=dim)
 
     fwd.__name__ = fwd.__qualname__ = name
-    return defop(node, nout=0)(fwd).defvjp(_split_vjp)
+    return defop(node, nout=0)(fwd).defvjp(_split_vjp).defjvp_linear()
 
 
 _split = _splitting("Split", "_split")
@@ -865,6 +881,7 @@ _unbind.defvjp(
         [gi if gi is not None else _zeros(x.shape[:dim] + x.shape[dim + 1 :], x) for gi in g], dim
     )
 )
+_unbind.defjvp_linear()
 
 
 def unbind(input: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
@@ -888,6 +905,7 @@ _slice.defvjp(
         g, shape=x.shape, dim=dim, start=start, end=end, step=step
     )
 )
+_slice.defjvp_linear()
 
 
 @defop("SliceBackward")
@@ -900,6 +918,7 @@ def _slice_backward(g, shape, dim, start, end, step):
 _slice_backward.defvjp(
     lambda g, out, x, shape, dim, start, end, step: slice_dim(g, dim, start, end, step)
 )
+_slice_backward.defjvp_linear()
 
 
 def slice_dim(input: Tensor, dim: int, start: int, end: int, step: int = 1) -> Tensor:
@@ -935,6 +954,7 @@ _select.defvjp(
         unsqueeze(g, dim), shape=x.shape, dim=dim, start=index, end=index + 1, step=1
     )
 )
+_select.defjvp_linear()
 
 
 def select(input: Tensor, dim: int, index: int) -> Tensor:
@@ -991,6 +1011,7 @@ def _scatter_rules(op) -> None:
             g.contiguous(), size=size, stride=stride, offset=offset
         ),
     )
+    op.defjvp_linear()
 
 
 _scatter_rules(_as_strided_scatter)
@@ -1000,6 +1021,7 @@ _as_strided.defvjp(
         x.new_zeros(x.shape), g, size=size, stride=stride, offset=offset
     )
 )
+_as_strided.defjvp_linear()
 
 
 def _check_strided(input: Tensor, size: Sequence[int], stride: Sequence[int], offset: int) -> tuple:

@@ -23,6 +23,7 @@ import numpy as np
 
 from .._dtype import float64, get_default_dtype
 from .._tensor import Tensor
+from ..autograd._where import note_inplace
 from ..autograd.grad_mode import enable_grad
 from ..autograd.graph import RemovableHandle
 
@@ -87,6 +88,7 @@ def bump(*tensors: Tensor) -> None:
     old values fails at backward instead of silently using the new ones."""
     for t in tensors:
         t._vc[0] += 1
+        note_inplace(t._vc)  # so that error says it was optimizer.step() (issue #4)
 
 
 def as_real(a: np.ndarray) -> np.ndarray:
