@@ -12,12 +12,18 @@ How the transforms work without functorch's tensor wrappers and levels:
   only if grad mode was on at the call and the result depends on some tensor other than the
   private leaves (torch's level-based unwrapping gives the same answer). This is what makes
   `grad(grad(f))`, `vmap(grad(f))` and `jacfwd(jacrev(f))` compose.
-- **Forward mode** (`jvp`, `jacfwd`, `linearize`): ember has no forward-mode AD yet, so the
-  Jacobian-vector product is computed with the double-vjp trick. With a dummy cotangent `u`
-  (requires grad), `g(u) = J^T u` is built with `create_graph=True`; it is linear in `u`, so
-  differentiating `<g(u), t>` with respect to `u` gives `J t`. The cost is two reverse passes
-  instead of one forward pass, and every op on the path needs a differentiable backward rule
-  (ember's rules are written with ember ops, so they do).
+- **Forward mode** (`jvp`, `jacfwd`, `linearize`) runs `func` on dual tensors inside an
+  `ember.autograd.forward_ad` dual level, as torch's jvp does, so every op pushes its tangent
+  by its jvp rule: one forward pass, no backward. (torch rejects an `autograd.Function`
+  without `jvp` there; ember's Function has no forward-mode hook yet, so the ember ops in its
+  `forward` push the tangents and its `backward` is not used.) Tangents record
+  graphs like any op, so `grad(jvp(f))` (reverse-over-forward) works, and backward passes
+  inside a level push tangents, so `jacfwd(jacrev(f))` (forward-over-reverse, `hessian`)
+  works; a reverse transform's detached results and private inputs keep their tangents.
+  ember's forward AD has one level, one tangent per tensor: a jvp nested in another
+  (`jacfwd(jacfwd(f))`) computes its product in reverse mode, by the double-vjp trick, inside
+  the enclosing level (see `_jvp_nested`); the user's own `dual_level` around a jvp is torch's
+  "Nested forward mode AD" error.
 - **vmap** has no batching rules: it runs `func` once per batch element on slices of the
   batched inputs and stacks the outputs along `out_dims` (the semantics-first implementation:
   B Python-level calls instead of one vectorised call, so it is about B times slower than
@@ -38,6 +44,7 @@ Pytrees: inputs and outputs may nest tuples, lists, dicts and namedtuples; anyth
 from __future__ import annotations
 
 import functools
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -48,6 +55,7 @@ import numpy as np
 from . import _random
 from ._tensor import Tensor
 from .autograd import grad as _autograd_grad_raw
+from .autograd.forward_ad import dual_level, make_dual, tangent_of, unpack_dual
 from .autograd.grad_mode import enable_grad, is_grad_enabled
 
 __all__ = [
@@ -219,9 +227,18 @@ def _unwrap(tree: Any, private: set[int], outer_grad: bool, aux: bool = False) -
             return x
         if outer_grad and _reaches_outer([x], private):
             return x
-        return x.detach()
+        return _detach(x)
 
     return _tree_map(one, tree)
+
+
+def _detach(x: Tensor) -> Tensor:
+    """`x.detach()` that keeps x's tangent: leaving a reverse transform's graph must not leave
+    an enclosing jvp's dual level (forward-over-reverse, e.g. `jacfwd(jacrev(f))`), as a
+    functorch level unwraps only its own wrapper."""
+    out = x.detach()
+    tangent = tangent_of(x)
+    return out if tangent is None else make_dual(out, tangent)
 
 
 def _alias(x: Any, private: set[int], outer_grad: bool) -> Tensor:
@@ -231,7 +248,7 @@ def _alias(x: Any, private: set[int], outer_grad: bool) -> Tensor:
         raise ValueError(f"Thing passed to transform API must be Tensor, got {type(x)}")
     if outer_grad and x.requires_grad:
         return x.view_as(x)
-    leaf = x.detach().requires_grad_()
+    leaf = _detach(x).requires_grad_()
     private.add(id(leaf))
     return leaf
 
@@ -451,67 +468,23 @@ def vjp(func: Callable, *primals: Any, has_aux: bool = False) -> tuple:
     return (out, vjp_fn, aux) if has_aux else (out, vjp_fn)
 
 
-# ---- forward mode by double vjp ------------------------------------------------------------------
+# ---- forward mode --------------------------------------------------------------------------------
 _JVP = "jvp(f, primals, tangents)"
 
 
-def _linearize(
-    func: Callable, primals: tuple, argnums: argnums_t | None, has_aux: bool, api: str
-) -> tuple[Any, _Spec, Callable[[list], list], Any]:
-    """Run `func` once and return `(output, output spec, push, aux)`: `push(flat_tangents)`
-    is J t for the flat differentiated primals, by the double-vjp trick (module docstring)."""
-    from . import zeros_like
+class _Nesting(threading.local):
+    """How many `jvp`s this thread is inside (torch's JVP_NESTING, kept per thread)."""
 
-    outer = is_grad_enabled()
-    private: set[int] = set()
-    with enable_grad():
-        if argnums is None:
-            diff = _tree_map(lambda x: _alias(x, private, outer), primals)
-            args = diff
-        else:
-            diff = _tree_map(lambda x: _alias(x, private, outer), _slice_argnums(primals, argnums))
-            args = _replace_args(primals, diff, argnums)
-        out, aux = _split_aux(func(*args), has_aux, api)
-        flat_out, out_spec = _tree_flatten(out)
-        _check_output_tensors(flat_out, api)
-        flat_diff = _tree_flatten(diff)[0]
-        tracked = [i for i, o in enumerate(flat_out) if o.requires_grad]
-        dummies = [zeros_like(flat_out[i]).requires_grad_() for i in tracked]
-        private.update(id(u) for u in dummies)
-        if tracked:
-            # g(u) = J^T u, kept differentiable in u; only the entries that depend on u matter.
-            vjps = _autograd_grad_raw(
-                [flat_out[i] for i in tracked],
-                flat_diff,
-                dummies,
-                retain_graph=True,
-                create_graph=True,
-                allow_unused=True,
-            )
-        else:
-            vjps = ()
-    used = [k for k, g in enumerate(vjps) if g is not None and g.requires_grad]
-
-    def push(flat_tangents: list) -> list:
-        grad_on = is_grad_enabled()
-        results: list = [None] * len(flat_out)
-        if used:
-            gs = [vjps[k] for k in used]
-            ts = [flat_tangents[k] for k in used]
-            create = grad_on and _reaches_outer(gs + ts, private)
-            with enable_grad():
-                got = _autograd_grad_raw(
-                    gs, dummies, ts, retain_graph=True, create_graph=create, allow_unused=True
-                )
-            for i, jt in zip(tracked, got):
-                results[i] = jt
-        return _unwrap(results, private, grad_on)
-
-    aux = _unwrap(aux, private, outer, aux=True) if has_aux else None
-    return _unwrap(out, private, outer), out_spec, push, aux
+    def __init__(self) -> None:
+        self.depth = 0
 
 
-def _check_tangents(primals: Any, tangents: Any) -> tuple[list, list]:
+_NESTING = _Nesting()
+
+
+def _check_tangents(primals: Any, tangents: Any) -> tuple[list, list, _Spec]:
+    """torch's checks of jvp's arguments: `(flat primals, flat tangents, primals' spec)`.
+    Shapes and dtypes are checked by `make_dual`, pair by pair, as in torch."""
     flat_p, p_spec = _tree_flatten(primals)
     flat_t, t_spec = _tree_flatten(tangents)
     if p_spec != t_spec:
@@ -528,14 +501,34 @@ def _check_tangents(primals: Any, tangents: Any) -> tuple[list, list]:
                 raise RuntimeError(
                     f"{_JVP}: Expected {name} to only contain Tensors, got {type(x)}"
                 )
-    for p, t in zip(flat_p, flat_t):
-        if p.shape != t.shape:
+    return flat_p, flat_t, p_spec
+
+
+def _unpack_output(out: Any, strict: bool) -> tuple[Tensor, Tensor]:
+    """`(primal, tangent)` of one output of f (torch's safe_unpack_dual): an output that
+    carries no tangent does not depend on the primals, so its tangent is zeros."""
+    from . import zeros_like
+
+    if not isinstance(out, Tensor):
+        raise RuntimeError(
+            f"{_JVP}: expected f(*args) to return only tensors, got unsupported type {type(out)}"
+        )
+    primal, tangent = unpack_dual(out)
+    if tangent is None:
+        if strict:
             raise RuntimeError(
-                "Trying to set a forward gradient that has a different size than that of the "
-                f"original Tensor, this is not supported. Tensor is of size {list(p.shape)} "
-                f"while the given forward gradient is of size {list(t.shape)}."
+                "jvp(f, primals, tangents, strict=True): The output of f is independent of "
+                "the inputs. This is not allowed with strict=True."
             )
-    return flat_p, flat_t
+        tangent = zeros_like(primal)
+    return primal, tangent
+
+
+def _check_aux(aux: Any) -> Any:
+    for a in _tree_flatten(aux)[0]:
+        if not isinstance(a, Tensor):
+            raise RuntimeError(f"Expected tensors, got unsupported type {type(a)}")
+    return aux
 
 
 def _jvp(
@@ -546,21 +539,94 @@ def _jvp(
     strict: bool,
     has_aux: bool,
 ) -> tuple:
-    """jvp with respect to `argnums` (None: every primal), for `jvp` and `jacfwd`."""
-    from . import zeros_like
-
+    """jvp with respect to `argnums` (None: every primal), for `jvp` and `jacfwd`: one run of
+    `func` on dual tensors (the primals carrying `tangents`) inside a forward-AD dual level."""
     if not isinstance(primals, tuple):
         raise RuntimeError(
             f"{_JVP}: Expected primals to be a tuple. E.g. it should be valid to call f(*primals)."
         )
     if argnums is not None:
         argnums = _normalize_argnums(argnums, len(primals))
-    diff_primals = primals if argnums is None else _slice_argnums(primals, argnums, True)
-    _, flat_t = _check_tangents(diff_primals, tangents)
-    out, out_spec, push, aux = _linearize(func, primals, argnums, has_aux, _JVP)
-    flat_out = _tree_flatten(out)[0]
+    diff = primals if argnums is None else _slice_argnums(primals, argnums, as_tuple=True)
+    flat_p, flat_t, spec = _check_tangents(diff, tangents)
+    if _NESTING.depth:
+        return _jvp_nested(func, primals, flat_t, argnums, strict, has_aux)
+    _NESTING.depth += 1
+    try:
+        with dual_level():
+            duals = _tree_unflatten([make_dual(p, t) for p, t in zip(flat_p, flat_t)], spec)
+            if argnums is not None:
+                duals = _replace_args(
+                    primals, duals[0] if isinstance(argnums, int) else duals, argnums
+                )
+            out, aux = _split_aux(func(*duals), has_aux, _JVP)
+            if has_aux:
+                _check_aux(aux)
+            flat_out, out_spec = _tree_flatten(out)
+            _check_output_tensors(flat_out, _JVP)
+            pairs = [_unpack_output(o, strict) for o in flat_out]
+    finally:
+        _NESTING.depth -= 1
+    result = tuple(_tree_unflatten(list(col), out_spec) for col in zip(*pairs))
+    return result + (aux,) if has_aux else result
+
+
+def _jvp_nested(
+    func: Callable,
+    primals: tuple,
+    flat_tangents: list,
+    argnums: argnums_t | None,
+    strict: bool,
+    has_aux: bool,
+) -> tuple:
+    """A jvp inside another (`jacfwd(jacfwd(f))`, `jvp(lambda x: jvp(g, ...))`).
+
+    torch gives each nested jvp its own functorch level; ember's forward AD has one dual level
+    at a time and one tangent per tensor, which the enclosing jvp holds. So the inner product
+    is taken in reverse mode, by the double-vjp trick: with a dummy cotangent `u`, `g(u) = J^T
+    u` is linear in u, and the gradient of `<g(u), t>` with respect to u is `J t`. Its backward
+    passes run inside the enclosing level, which pushes its own tangents through them
+    (forward-over-reverse), so the outer derivative of the result is exact.
+    """
+    from . import zeros_like
+
+    outer = is_grad_enabled()
+    private: set[int] = set()
+    with enable_grad():
+        if argnums is None:
+            diff = _tree_map(lambda x: _alias(x, private, outer), primals)
+            args = diff
+        else:
+            diff = _tree_map(lambda x: _alias(x, private, outer), _slice_argnums(primals, argnums))
+            args = _replace_args(primals, diff, argnums)
+        out, aux = _split_aux(func(*args), has_aux, _JVP)
+        flat_out, out_spec = _tree_flatten(out)
+        _check_output_tensors(flat_out, _JVP)
+        flat_diff = _tree_flatten(diff)[0]
+        tracked = [i for i, o in enumerate(flat_out) if o.requires_grad]
+        dummies = [zeros_like(flat_out[i]).requires_grad_() for i in tracked]
+        private.update(id(u) for u in dummies)
+        vjps = _autograd_grad_raw(
+            [flat_out[i] for i in tracked],
+            flat_diff,
+            dummies,
+            retain_graph=True,
+            create_graph=True,
+            allow_unused=True,
+        )
+        used = [k for k, g in enumerate(vjps) if g is not None and g.requires_grad]
+        results: list = [None] * len(flat_out)
+        if used:
+            gs = [vjps[k] for k in used]
+            ts = [flat_tangents[k] for k in used]
+            create = outer and _reaches_outer(gs + ts, private)
+            got = _autograd_grad_raw(
+                gs, dummies, ts, retain_graph=True, create_graph=create, allow_unused=True
+            )
+            for i, jt in zip(tracked, got):
+                results[i] = jt
     tangents_out = []
-    for o, jt in zip(flat_out, push(flat_t)):
+    for o, jt in zip(flat_out, _unwrap(results, private, outer)):
         if jt is None:
             if strict:
                 raise RuntimeError(
@@ -569,8 +635,8 @@ def _jvp(
                 )
             jt = zeros_like(o)
         tangents_out.append(jt)
-    result = (out, _tree_unflatten(tangents_out, out_spec))
-    return result + (aux,) if has_aux else result
+    result = (_unwrap(out, private, outer), _tree_unflatten(tangents_out, out_spec))
+    return result + (_unwrap(aux, private, outer, aux=True),) if has_aux else result
 
 
 def jvp(
@@ -581,31 +647,58 @@ def jvp(
     strict: bool = False,
     has_aux: bool = False,
 ) -> tuple:
-    """`(func(*primals), J @ tangents)`: the Jacobian-vector product at `primals`.
+    """`(func(*primals), J @ tangents)`: the Jacobian-vector product at `primals`, by forward
+    mode: `func` runs once on dual tensors (`ember.autograd.forward_ad`) and every op pushes
+    its tangent. With `has_aux`, `func` returns `(output, aux)` and the result is `(output,
+    jvp_out, aux)`. With `strict`, an output that does not depend on the primals raises.
 
-    ember has no forward-mode AD yet: this is computed by the double-vjp trick (two reverse
-    passes; see the module docstring). Results match torch's forward mode. With `has_aux`,
-    `(output, jvp_out, aux)`.
+    No backward pass runs (a jvp nested in another is the exception, see `_jvp_nested`).
     """
     return _jvp(func, primals, tangents, None, strict, has_aux)
 
 
+_META = ("shape", "device", "dtype")
+
+
 def linearize(func: Callable, *primals: Any) -> tuple[Any, Callable[..., Any]]:
     """`(func(*primals), jvp_fn)`: `jvp_fn(*tangents)` is the Jacobian-vector product at
-    `primals`, reusing one evaluation of `func` (double-vjp trick, see the module docstring)."""
-    from . import zeros_like
+    `primals`, with torch's checks of the tangents' structure, shapes, devices and dtypes.
 
-    out, out_spec, push, _ = _linearize(func, primals, None, False, _JVP)
-    flat_out = _tree_flatten(out)[0]
+    torch traces `func`'s forward-mode computation once (make_fx) and replays it; ember cannot
+    trace, so each `jvp_fn` call runs `func` again on dual tensors. The values are the same
+    (like torch's replay, a call sees the primals' current values); the cost is one run of
+    `func` per call instead of one replay of the traced tangent computation.
+    """
+    output = func(*primals)
+    out_spec = _tree_flatten(output)[1]
+    flat_p, p_spec = _tree_flatten(primals)
+    # Matches torch: its trace, at this point, rejects primals that cannot carry a tangent.
+    with dual_level():
+        for p in flat_p:
+            make_dual(p, p.new_empty(()).expand_as(p))
+    metas = [(p.shape, p.device, p.dtype) for p in flat_p]
 
     def jvp_fn(*tangents: Any) -> Any:
-        _, flat_t = _check_tangents(primals, tangents)
-        got = push(flat_t)
-        return _tree_unflatten(
-            [zeros_like(o) if jt is None else jt for o, jt in zip(flat_out, got)], out_spec
-        )
+        flat_t, t_spec = _tree_flatten(tangents)
+        if t_spec != p_spec:
+            raise RuntimeError(
+                f"Expected the tangents {t_spec!r} to have the same argspec as the primals "
+                f"{p_spec!r}"
+            )
+        for idx, (t, meta) in enumerate(zip(flat_t, metas)):
+            for what, want, got in zip(_META, meta, (t.shape, t.device, t.dtype)):
+                if got != want:
+                    raise RuntimeError(
+                        f"tangent:{idx} with {what} {got} in flattened pytree doesn't match "
+                        f"the {what} {want} of the corresponding primal."
+                    )
+        with dual_level():
+            duals = [make_dual(p, t) for p, t in zip(flat_p, flat_t)]
+            flat_out = _tree_flatten(func(*_tree_unflatten(duals, p_spec)))[0]
+            got = [_unpack_output(o, False)[1] if isinstance(o, Tensor) else o for o in flat_out]
+        return _tree_unflatten(got, out_spec)
 
-    return out, jvp_fn
+    return output, jvp_fn
 
 
 # ---- Jacobians -----------------------------------------------------------------------------------
@@ -673,10 +766,8 @@ def jacfwd(
     randomness: str = "error",
 ) -> Callable[..., Any]:
     """A function returning the Jacobian of `func` with respect to `argnums`, column by column
-    with `vmap(jvp)` over the standard basis of the inputs, as torch does.
-
-    ember has no forward-mode AD yet, so each column is a double-vjp jvp (see the module
-    docstring) and `func` runs once per input element.
+    with `vmap(jvp)` over the standard basis of the inputs, as torch does: forward mode, and
+    (ember's vmap mapping element by element) one run of `func` per input element.
     """
 
     @functools.wraps(func)
@@ -717,7 +808,7 @@ def jacfwd(
 
 def hessian(func: Callable, argnums: argnums_t = 0) -> Callable[..., Any]:
     """The Hessian of `func` with respect to `argnums`: `jacfwd(jacrev(func))`, as torch
-    composes it (forward-over-reverse; here forward is itself a double vjp)."""
+    composes it (forward-over-reverse: reverse-mode gradients on dual tensors)."""
     return jacfwd(jacrev(func, argnums), argnums)
 
 
