@@ -9,9 +9,12 @@ Each function calls the user's `func` on fresh copies of `inputs` that require g
 - Results are detached unless `create_graph=True`; no tensor's `.grad` is touched.
 - Where an output does not depend on an input the answer is zeros, or an error with
   `strict=True`.
-- ember has no forward-mode AD yet, so every Jacobian-vector product (`jvp`, `hvp`,
-  `strategy="forward-mode"`) uses the double-vjp trick: `J v` is the gradient of the linear
-  map `u -> uᵀJ` with respect to `u`. torch's `jvp` does the same.
+- `jacobian(strategy="forward-mode")` (and `hessian(outer_jacobian_strategy="forward-mode")`)
+  uses forward-mode AD: one run of `func` on dual tensors per input element.
+- `jvp` and `hvp` use the double-vjp (double backward) trick, as torch 2.13's do: `J v` is the
+  gradient of the linear map `u -> uᵀJ` with respect to `u`. So they work wherever backward
+  does (an `autograd.Function` without `jvp` too), and their strict-mode errors speak of that
+  trick, as torch's do. `ember.func.jvp` and `ember.autograd.forward_ad` are forward mode.
 """
 
 from __future__ import annotations
@@ -278,8 +281,9 @@ def jvp(
 ) -> tuple:
     """`(func(inputs), J v)`: the output and the Jacobian-vector product, shaped like outputs.
 
-    Computed with the double-vjp trick (as torch's `autograd.functional.jvp` is): the gradient
-    of `uᵀJ v` with respect to `u`. `v` may be omitted when the input is one one-element Tensor.
+    Computed with the double-vjp trick, as torch's `autograd.functional.jvp` is (two backward
+    passes, not forward mode: see the module docstring): the gradient of `uᵀJ v` with respect
+    to `u`. `v` may be omitted when the input is one one-element Tensor.
     """
     with enable_grad():
         is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "jvp")
@@ -307,21 +311,18 @@ def _one_hot(refs: tuple, which: int, k: int) -> tuple:
 
 
 def _jacobian_forward(
-    func: Callable,
-    inputs: tuple,
-    create_graph: bool,
-    strict: bool,
-    vectorize: bool,
-    keep_graph: bool,
-) -> tuple[bool, list]:
-    """Forward-mode jacobian (torch's `_jacfwd`): one column `J e_k` per input element.
+    func: Callable, inputs, create_graph: bool, strict: bool, vectorize: bool
+) -> Tensors:
+    """Forward-mode jacobian (torch's `_jacfwd`): column `J e_k` for each input element `k`,
+    from one run of `func` on dual tensors carrying the standard basis vector `e_k`.
 
-    ember has no forward-mode AD, so each column is a double-vjp jvp; the forward pass and the
-    graph of `u -> uᵀJ` are built once and reused for every column. Matches torch: the
-    Jacobian has the output's dtype, comes as lists where torch's does, and stays attached to
-    the inputs' graph when an input requires grad (`keep_graph`, forced for `hessian`, whose
-    torch implementation makes its inputs require grad).
+    torch maps the runs with its batching vmap; ember runs them one after the other, which
+    gives the same columns. As in torch, the inputs are used as they are (not detached), so
+    the Jacobian, in the outputs' dtype, stays attached to an input that requires grad, and
+    it comes as lists where torch's does.
     """
+    from .forward_ad import dual_level, make_dual, unpack_dual
+
     if create_graph:
         raise NotImplementedError(
             "torch.autograd.functional.jacobian: `create_graph=True` and "
@@ -341,23 +342,47 @@ def _jacobian_forward(
             "Computing Jacobian using forward-AD or forward-over-reverse Hessian is"
             "only implemented for `vectorize=True`."
         )
-    keep_graph = keep_graph or any(x.requires_grad for x in inputs)
-    with enable_grad():
-        inputs = _prepare(inputs, create_graph=True, need_graph=True)
-        is_outputs_tuple, outputs = _as_tuple(func(*inputs), "outputs", None)
-        dummies, grad_inputs = _double_vjp_setup(outputs, inputs, strict=False)
-        jac = [[] for _ in outputs]
-        for j, x in enumerate(inputs):
-            columns = [[] for _ in outputs]
-            for k in range(x.nelement()):
-                grads = _grad(grad_inputs, dummies, _one_hot(inputs, j, k), keep_graph, True)
-                for col, t in zip(columns, _fill_in_zeros(grads, outputs, False, False, "back")):
-                    col.append(t)
-            for i, out in enumerate(outputs):
-                jac[i].append(_stack(columns[i], dim=-1).reshape(out.shape + x.shape))
-    if not keep_graph:
-        jac = [list(_finish(row, False)) for row in jac]
+    numels = [x.numel() for x in inputs]
+    total = sum(numels)
+    basis = _standard_basis(inputs, numels)
+    columns = []
+    # Without input elements, one run on zero tangents still gives the outputs' shapes.
+    for k in range(max(total, 1)):
+        with dual_level():
+            duals = tuple(
+                make_dual(x, b[k].view_as(x) if total else _zeros_like(x))
+                for x, b in zip(inputs, basis)
+            )
+            is_outputs_tuple, outputs = _as_tuple(func(*duals), "outputs", None)
+            column = []
+            for out in outputs:
+                primal, tangent = unpack_dual(out)
+                column.append(_zeros_like(primal) if tangent is None else tangent)
+            columns.append(column)
+    jac = []
+    for i, out in enumerate(outputs):
+        per_input = _stack([c[i] for c in columns], dim=0)[:total].split(numels, dim=0)
+        jac.append(
+            [
+                # The basis runs along dim 0, the input's dimensions: move it last.
+                j.permute(*range(1, j.dim()), 0).reshape((*out.shape, *x.shape))
+                for j, x in zip(per_input, inputs)
+            ]
+        )
     return _unpack(jac, (is_outputs_tuple, is_inputs_tuple))
+
+
+def _standard_basis(inputs: tuple, numels: list[int]) -> list[Tensor]:
+    """torch's `_construct_standard_basis_for`: the identity of size sum(numels), split by
+    columns, one `(sum(numels), numel)` block per input in that input's dtype."""
+    total = sum(numels)
+    blocks, start = [], 0
+    for x, n in zip(inputs, numels):
+        block = x.new_zeros((total, n))
+        block.diagonal(-start).fill_(1)
+        blocks.append(block)
+        start += n
+    return blocks
 
 
 def _jacobian_rows(outputs: tuple, inputs: tuple, create_graph: bool, strict: bool) -> tuple:
@@ -429,21 +454,8 @@ def jacobian(
     Reverse mode computes one row per output element with one backward each; `vectorize=True`
     gives the same values the same way (torch batches the rows with vmap). `strategy=
     "forward-mode"` (which, as in torch, needs `vectorize=True` and no `create_graph` or
-    `strict`) computes one column per input element with the double-vjp jvp, since ember has
-    no forward-mode AD yet.
+    `strict`) computes one column per input element by forward-mode AD (dual tensors).
     """
-    return _jacobian(func, inputs, create_graph, strict, vectorize, strategy, keep_graph=False)
-
-
-def _jacobian(
-    func: Callable,
-    inputs,
-    create_graph: bool,
-    strict: bool,
-    vectorize: bool,
-    strategy: str,
-    keep_graph: bool,
-):
     if strategy not in ("forward-mode", "reverse-mode"):
         raise AssertionError(
             'Expected strategy to be either "forward-mode" or "reverse-mode". Hint: If your '
@@ -451,7 +463,7 @@ def _jacobian(
             'Otherwise, prefer to use "reverse-mode".'
         )
     if strategy == "forward-mode":
-        return _jacobian_forward(func, inputs, create_graph, strict, vectorize, keep_graph)
+        return _jacobian_forward(func, inputs, create_graph, strict, vectorize)
     with enable_grad():
         is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "jacobian")
         inputs = _prepare(inputs, create_graph, need_graph=True)
@@ -476,7 +488,9 @@ def hessian(
     vectorize: bool = False,
     outer_jacobian_strategy: str = "reverse-mode",
 ) -> Tensors:
-    """The Hessian of a scalar `func`: the Jacobian of its (reverse-mode) gradient.
+    """The Hessian of a scalar `func`: the Jacobian of its (reverse-mode) gradient, taken in
+    reverse mode or, with `outer_jacobian_strategy="forward-mode"`, forward mode
+    (forward-over-reverse, as in torch).
 
     For several inputs, `H[i][j]` has shape `in_i.shape + in_j.shape`.
     """
@@ -490,13 +504,15 @@ def hessian(
         return out[0].squeeze()
 
     def jac_func(*inp: Tensor) -> tuple:
+        if outer_jacobian_strategy == "forward-mode":
+            # Matches torch: the dual inputs are made to require grad, else the inner
+            # reverse-mode jacobian would detach them (and drop their tangents).
+            inp = tuple(x.requires_grad_(True) for x in inp)
         jac = jacobian(scalar_func, inp, create_graph=True)
         _check_requires_grad(jac, "jacobian", strict)
         return jac
 
-    res = _jacobian(
-        jac_func, inputs, create_graph, strict, vectorize, outer_jacobian_strategy, keep_graph=True
-    )
+    res = jacobian(jac_func, inputs, create_graph, strict, vectorize, outer_jacobian_strategy)
     return _unpack(res, (is_inputs_tuple, is_inputs_tuple))
 
 
@@ -543,7 +559,8 @@ def hvp(
     create_graph: bool = False,
     strict: bool = False,
 ) -> tuple:
-    """`(func(inputs), H v)` for a scalar `func`, by the double-vjp trick on the gradient.
+    """`(func(inputs), H v)` for a scalar `func`, by the double-vjp trick on the gradient
+    (three backward passes, as torch's; no forward mode).
 
     Equal to `vhp` for twice continuously differentiable functions (H is symmetric), and
     slower: prefer `vhp` then, as torch's documentation says.
