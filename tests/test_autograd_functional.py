@@ -167,8 +167,8 @@ def test_jacobian_and_hessian_match_torch(name, func, inputs, flags, vectorize):
     ids=str,
 )
 def test_forward_mode_strategy_matches_torch(name, func, inputs, flags, vectorize):
-    """ember has no forward-mode AD: columns come from the double-vjp jvp, with torch's results
-    (the output's dtype, lists where torch returns lists) and torch's errors."""
+    """Columns by forward-mode AD, with torch's results (the output's dtype, lists where torch
+    returns lists, requires_grad) and torch's errors."""
     key = "strategy" if name == "jacobian" else "outer_jacobian_strategy"
     check(
         lambda m: getattr(F(m), name)(
@@ -186,6 +186,96 @@ def test_forward_mode_jacobian_keeps_the_inputs_graph_as_torch_does():
             strategy="forward-mode",
         )
     )
+
+
+def _times(w):
+    """x -> exp(x) * w, with w captured."""
+    return lambda x: x.exp() * w
+
+
+# name -> m -> (func, inputs)
+FORWARD_JACOBIANS = {
+    "broadcasting": lambda m: (lambda x, y: x * y, (t(m, A[:, :1]), t(m, B))),
+    "three-outputs": lambda m: (lambda x, y: (x @ y, (x * x).sum(), x.long()), (t(m, A), t(m, C))),
+    "scalar-input": lambda m: (lambda s: s * t(m, B), t(m, 2.0)),
+    "float32-input-float64-output": lambda m: (lambda x: x.double().exp(), m.ones(3)),
+    "input-requires-grad": lambda m: (lambda x: x.sin() * x, t(m, B).requires_grad_()),
+    "closure-requires-grad": lambda m: (_times(t(m, B).requires_grad_()), t(m, B)),
+    "empty-input": lambda m: (lambda x: x * 2, m.zeros(0, dtype=m.float64)),
+    "vjp-inside": lambda m: (lambda x: F(m).vjp(lambda y: y.sin(), x, t(m, B))[1], t(m, B)),
+    "non-tensor-output": lambda m: (lambda x: 3.0, t(m, B)),
+    "list-output": lambda m: (lambda x: [x], t(m, B)),
+    "int-input": lambda m: (lambda x: x * 2, m.arange(3)),
+}
+
+
+@pytest.mark.parametrize("name", FORWARD_JACOBIANS)
+def test_forward_mode_jacobian_cases_match_torch(name):
+    check(
+        lambda m: F(m).jacobian(
+            *FORWARD_JACOBIANS[name](m), vectorize=True, strategy="forward-mode"
+        )
+    )
+
+
+def test_forward_mode_jacobian_inside_a_dual_level_is_nested_forward_ad():
+    def run(m):
+        with m.autograd.forward_ad.dual_level():
+            return F(m).jacobian(lambda x: x, t(m, B), vectorize=True, strategy="forward-mode")
+
+    check(run)
+
+
+@pytest.mark.parametrize(
+    "name,kwargs",
+    [
+        ("jacobian", {"vectorize": True, "strategy": "forward-mode"}),
+        ("jacobian", {}),
+        ("jvp", {}),
+    ],
+    ids=["jacobian-forward-mode", "jacobian-reverse-mode", "jvp"],
+)
+def test_backward_passes_match_torch(name, kwargs):
+    """How many backward passes go through func's graph, counted by a hook on an intermediate:
+    none for the forward-mode jacobian, one per output element in reverse mode, and one for
+    jvp, which torch 2.13 computes by the double backward trick (not forward mode)."""
+
+    def run(m):
+        calls = []
+        w = t(m, B).requires_grad_()  # so the intermediate requires grad
+
+        def f(x):
+            y = x.sin() * w
+            y.register_hook(lambda g: calls.append(1))
+            return y * 2
+
+        args = (f, t(m, B)) if name == "jacobian" else (f, t(m, B), t(m, B))
+        getattr(F(m), name)(*args, **kwargs)
+        return m.tensor(float(len(calls)))
+
+    check(run)
+
+
+def test_products_of_a_function_without_forward_rule_match_torch():
+    """An autograd.Function with a backward only: torch's jvp and hvp, computed by double
+    backward, accept it; so do ember's."""
+
+    def square(m):
+        class Square(m.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                ctx.save_for_backward(x)
+                return x * x
+
+            @staticmethod
+            def backward(ctx, g):
+                (x,) = ctx.saved_tensors
+                return 2 * x * g
+
+        return Square.apply
+
+    check(lambda m: F(m).jvp(square(m), t(m, B), t(m, B)))
+    check(lambda m: F(m).hvp(lambda x: square(m)(x).sum(), t(m, B), t(m, B)))
 
 
 @pytest.mark.parametrize("name", ["jacobian", "hessian"])
