@@ -227,18 +227,23 @@ def _unwrap(tree: Any, private: set[int], outer_grad: bool, aux: bool = False) -
             return x
         if outer_grad and _reaches_outer([x], private):
             return x
-        return _detach(x)
+        return _detach(x, private, outer_grad)
 
     return _tree_map(one, tree)
 
 
-def _detach(x: Tensor) -> Tensor:
+def _detach(x: Tensor, private: set[int], outer_grad: bool) -> Tensor:
     """`x.detach()` that keeps x's tangent: leaving a reverse transform's graph must not leave
     an enclosing jvp's dual level (forward-over-reverse, e.g. `jacfwd(jacrev(f))`), as a
-    functorch level unwraps only its own wrapper."""
+    functorch level unwraps only its own wrapper. The tangent is unwrapped by the same rule
+    as results (`_unwrap`)."""
     out = x.detach()
     tangent = tangent_of(x)
-    return out if tangent is None else make_dual(out, tangent)
+    if tangent is None:
+        return out
+    if tangent.requires_grad and not (outer_grad and _reaches_outer([tangent], private)):
+        tangent = tangent.detach()
+    return make_dual(out, tangent)
 
 
 def _alias(x: Any, private: set[int], outer_grad: bool) -> Tensor:
@@ -248,7 +253,7 @@ def _alias(x: Any, private: set[int], outer_grad: bool) -> Tensor:
         raise ValueError(f"Thing passed to transform API must be Tensor, got {type(x)}")
     if outer_grad and x.requires_grad:
         return x.view_as(x)
-    leaf = _detach(x).requires_grad_()
+    leaf = _detach(x, private, outer_grad).requires_grad_()
     private.add(id(leaf))
     return leaf
 
@@ -550,7 +555,7 @@ def _jvp(
     diff = primals if argnums is None else _slice_argnums(primals, argnums, as_tuple=True)
     flat_p, flat_t, spec = _check_tangents(diff, tangents)
     if _NESTING.depth:
-        return _jvp_nested(func, primals, flat_t, argnums, strict, has_aux)
+        return _jvp_nested(func, primals, flat_p, flat_t, argnums, strict, has_aux)
     _NESTING.depth += 1
     try:
         with dual_level():
@@ -574,6 +579,7 @@ def _jvp(
 def _jvp_nested(
     func: Callable,
     primals: tuple,
+    flat_primals: list,
     flat_tangents: list,
     argnums: argnums_t | None,
     strict: bool,
@@ -590,6 +596,8 @@ def _jvp_nested(
     """
     from . import zeros_like
 
+    for p, t in zip(flat_primals, flat_tangents):
+        make_dual(p.detach(), t)  # Matches torch: make_dual's checks (dtypes, shape), in order
     outer = is_grad_enabled()
     private: set[int] = set()
     with enable_grad():

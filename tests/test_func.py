@@ -283,6 +283,14 @@ def test_jvp_composes_like_torch():
             (m.tensor(1.0),),
         )
     )
+    check(
+        lambda m: F(m).jvp(
+            lambda x: F(m).jvp(lambda y: (y.sin() * x, y * x), (x,), (x,), has_aux=True)[2],
+            (t(m, X),),
+            (t(m, Y),),
+        )
+    )
+    check(lambda m: F(m).jacfwd(F(m).jacfwd(lambda x: m.ones(2)))(t(m, X)))
     check(lambda m: F(m).jacrev(F(m).jacfwd(f_vector))(t(m, X), t(m, W)), rtol=1e-4)
     check(lambda m: F(m).hessian(f_matmul)(t(m, X, requires_grad=True), t(m, W)), rtol=1e-4)
 
@@ -687,6 +695,24 @@ ERRORS = {
     ),
     "jvp-inside-a-dual-level": lambda m: _in_dual_level(
         m, lambda: F(m).jvp(lambda x: x, (t(m, X),), (t(m, X),))
+    ),
+    # The same checks for a jvp nested in another (computed in reverse mode).
+    "jvp-nested-int-primal": lambda m: F(m).jvp(
+        lambda x: F(m).jvp(lambda y: y, (m.arange(3),), (m.arange(3),))[1], (t(m, X),), (t(m, X),)
+    ),
+    "jvp-nested-int-tangent": lambda m: F(m).jvp(
+        lambda x: F(m).jvp(lambda y: y, (x,), (m.arange(3),))[1], (t(m, X),), (t(m, X),)
+    ),
+    "jvp-nested-shape": lambda m: F(m).jvp(
+        lambda x: F(m).jvp(lambda y: y, (x,), (m.ones(2),))[1], (t(m, X),), (t(m, X),)
+    ),
+    "jvp-nested-strict": lambda m: F(m).jvp(
+        lambda x: F(m).jvp(lambda y: m.ones(2), (x,), (x,), strict=True)[1], (t(m, X),), (t(m, X),)
+    ),
+    "jvp-nested-aux-not-tensor": lambda m: F(m).jvp(
+        lambda x: F(m).jvp(lambda y: (y * x, 3), (x,), (x,), has_aux=True)[2],
+        (t(m, X),),
+        (t(m, X),),
     ),
     "linearize-inside-jvp": lambda m: F(m).jvp(
         lambda x: F(m).linearize(lambda y: y.sin(), x)[0], (t(m, X),), (t(m, X),)
