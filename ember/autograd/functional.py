@@ -364,7 +364,7 @@ def _jacobian_forward(
         per_input = _stack([c[i] for c in columns], dim=0)[:total].split(numels, dim=0)
         jac.append(
             [
-                # The basis runs along dim 0, the input's dimensions: move it last.
+                # Columns run along dim 0: move it after the output's dims, as torch does.
                 j.permute(*range(1, j.dim()), 0).reshape((*out.shape, *x.shape))
                 for j, x in zip(per_input, inputs)
             ]
