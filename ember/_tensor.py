@@ -494,11 +494,7 @@ class Tensor:
         return t
 
     # ---- operators: one-line calls to ops ---------------------------------------------------
-    def __add__(self, other):
-        return _ops.add(self, other)
-
-    __radd__ = __add__
-
+    # (+, *, / and unary - are the ops themselves, set at the end of this file.)
     def __iadd__(self, other):
         return _ops.add_(self, other)
 
@@ -511,16 +507,8 @@ class Tensor:
     def __isub__(self, other):
         return _ops.sub_(self, other)
 
-    def __mul__(self, other):
-        return _ops.mul(self, other)
-
-    __rmul__ = __mul__
-
     def __imul__(self, other):
         return _ops.mul_(self, other)
-
-    def __truediv__(self, other):
-        return _ops.div(self, other)
 
     def __rtruediv__(self, other):
         return _ops.mul(_ops.reciprocal(self), other)
@@ -560,9 +548,6 @@ class Tensor:
 
     def __rmatmul__(self, other):
         return _ops.matmul(other, self)
-
-    def __neg__(self):
-        return _ops.neg(self)
 
     def __pos__(self):
         return self
@@ -658,3 +643,9 @@ from .autograd._where import mark_detached  # noqa: E402
 for _module in _ops.MODULES:
     for _name in _module.TENSOR_METHODS:
         setattr(Tensor, _name, getattr(_module, _name))
+# The commonest operators are the ops themselves, bound like methods (Op.__get__): one Python
+# frame less per `x * y` than a method that calls the op, and `x + y` is `add` with alpha=1.
+Tensor.__add__ = Tensor.__radd__ = _ops.pointwise._add
+Tensor.__mul__ = Tensor.__rmul__ = _ops.mul
+Tensor.__truediv__ = _ops.pointwise._div
+Tensor.__neg__ = _ops.neg

@@ -33,8 +33,8 @@ class Node:
 
     __slots__ = ("next_functions", "_seq", "_hooks", "_retain", "__weakref__")
 
-    def __init__(self) -> None:
-        self.next_functions: tuple = ()
+    def __init__(self, next_functions: tuple = ()) -> None:
+        self.next_functions = next_functions
         self._seq = next(_seq)
         # {output_nr: {handle_id: hook}} from Tensor.register_hook, plus "node": pre-hooks and
         # "post": hooks registered on the node itself (register_prehook / register_hook).
@@ -69,6 +69,11 @@ class Node:
     def apply(self, grads: list) -> Sequence:
         raise NotImplementedError
 
+    def apply_arrays(self, grads: list) -> list | None:
+        """`apply` on NumPy arrays, for a walk that records nothing (create_graph=False); None
+        when this node must run `apply` on tensors (no NumPy rules, hooks, freed values)."""
+        return None
+
     def _release(self) -> None:
         """Free saved values after a backward without retain_graph (nothing saved here)."""
 
@@ -84,6 +89,34 @@ class AccumulateGrad(Node):
 
     def name(self) -> str:
         return "ember::autograd::AccumulateGrad"  # torch: torch::autograd::AccumulateGrad
+
+    def apply_arrays(self, grads: list) -> list | None:
+        leaf = self.variable
+        data = grads[0]
+        if leaf._hooks or data.shape != leaf._data.shape:
+            return None  # hooks see tensors; a wrong shape raises torch's error there
+        if data.dtype != leaf._data.dtype:
+            data = data.astype(leaf._data.dtype)
+        call = BACKWARD[0]
+        if call is not None:  # for explain_missing_grad (autograd/_where.py)
+            call.reached.append(weakref.ref(leaf))
+        old = leaf._grad
+        if old is None:
+            # As in `apply`: only the walk holds the array (grads, data, getrefcount's
+            # argument), so it can become `.grad` as it is.
+            owned = getrefcount(data) <= 3 and data.base is None and data.flags.writeable
+            leaf._grad = type(leaf)._make(data if owned else data.copy())
+        else:
+            old._data += data
+            old._vc[0] += 1
+        self._post_accumulate(leaf)
+        return []
+
+    def _post_accumulate(self, leaf) -> None:
+        post = leaf.__dict__.get("_post_accumulate_grad_hooks")
+        if post:
+            for hook in tuple(post.values()):
+                hook(leaf)
 
     def apply(self, grads: list) -> Sequence:
         g = grads[0]
@@ -126,10 +159,7 @@ class AccumulateGrad(Node):
         else:
             old._data += g._data
             old._vc[0] += 1
-        post = leaf.__dict__.get("_post_accumulate_grad_hooks")
-        if post:
-            for hook in tuple(post.values()):
-                hook(leaf)
+        self._post_accumulate(leaf)
         return ()
 
 
@@ -215,6 +245,11 @@ def run_backward(
     Without `capture`, gradients accumulate into the leaves (`Tensor.backward`). With
     `capture` (the edges of `autograd.grad`'s inputs), returns the total gradient that reached
     each captured edge, touches no `.grad`, and runs only the nodes that lead to a capture.
+
+    A walk that records nothing (create_graph=False) passes NumPy arrays between nodes and runs
+    the NumPy rules of the ops that have them (`apply_arrays`), wrapping arrays into tensors
+    only for the nodes that need tensors; a recording walk runs the rules written with ember
+    ops, so that its gradients have a graph.
     """
     order = _reachable([node for node, _ in roots])
     targets = leads = None
@@ -227,11 +262,12 @@ def run_backward(
                     leads.add(node)
                     break
         order = [n for n in order if n in leads or n in targets]
+    checked = ANOMALY.enabled
+    arrays = not (create_graph or checked or STATE.fw_level)
     buffers: dict = {}
     for (node, nr), g in zip(roots, grads):
-        _add(buffers, node, nr, g)
+        _add(buffers, node, nr, g._data if arrays else g)
     captured = {}
-    checked = ANOMALY.enabled
     prev = STATE.enabled
     STATE.enabled = create_graph
     try:
@@ -239,16 +275,16 @@ def run_backward(
             buf = buffers.pop(node, None)
             if buf is None:
                 continue
-            if node._hooks or node._retain:
-                buf = _hooked(node, buf)
             if targets is not None and node in targets:
+                if node._hooks or node._retain:
+                    buf = _hooked_buffer(node, buf, arrays)
                 for nr, g in enumerate(buf):
                     captured[(node, nr)] = g
                 if node not in leads:
                     continue
-            out = checked_apply(node, buf) if checked else node.apply(buf)
-            if node._hooks and "post" in node._hooks:
-                out = _post_hooked(node, out, buf)
+                out = _apply(node, buf, arrays, checked, hooked=True)
+            else:
+                out = _apply(node, buf, arrays, checked, hooked=False)
             if not retain_graph:
                 node._release()
             for (nxt, nr), g in zip(node.next_functions, out):
@@ -257,12 +293,51 @@ def run_backward(
                     if buf is None:
                         buf = buffers[nxt] = [None] * nxt._num_outputs()
                     buf[nr] = g if buf[nr] is None else buf[nr] + g
-            out = g = None  # hold no gradient here: AccumulateGrad's steal counts references
+            out = g = buf = None  # hold no gradient here: AccumulateGrad's steal counts them
     finally:
         STATE.enabled = prev
     if capture is None:
         return []
-    return [captured.get(edge) for edge in capture]
+    got = [captured.get(edge) for edge in capture]
+    return [_wrap(g) for g in got] if arrays else got
+
+
+def _apply(node: Node, buf: list, arrays: bool, checked: bool, hooked: bool) -> Sequence:
+    """One node's backward: its hooks (unless `hooked`: already run), then its rules."""
+    if arrays:
+        if not (node._hooks or node._retain):
+            out = node.apply_arrays(buf)
+            if out is not None:
+                return out
+        buf = [_wrap(g) for g in buf]
+    if not hooked and (node._hooks or node._retain):
+        buf = _hooked(node, buf)
+    out = checked_apply(node, buf) if checked else node.apply(buf)
+    if node._hooks and "post" in node._hooks:
+        out = _post_hooked(node, out, buf)
+    if arrays:
+        return [None if g is None else g._data for g in out]
+    return out
+
+
+def _hooked_buffer(node: Node, buf: list, arrays: bool) -> list:
+    """A captured node's hooks, run before its gradients are captured (as tensors)."""
+    if not arrays:
+        return _hooked(node, buf)
+    return [None if g is None else g._data for g in _hooked(node, [_wrap(g) for g in buf])]
+
+
+def _wrap(g):
+    """An array of an array walk as a tensor (for hooks and nodes without NumPy rules)."""
+    return None if g is None else _make(g)
+
+
+def _make(data):
+    global _make
+    from .._tensor import Tensor  # (graph.py is imported while _tensor.py is)
+
+    _make = Tensor._make
+    return _make(data)
 
 
 def _add(buffers: dict, node: Node, nr: int, g) -> None:

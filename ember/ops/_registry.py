@@ -57,6 +57,7 @@ class Op:
         self.vjps: tuple = ()
         self.each: Callable | None = None  # rule factory for ops over any number of inputs
         self.uses_out = False
+        self.np_vjps: tuple | None = None  # the same rules on NumPy arrays (see defvjp_np)
         self.jvps: tuple | str | None = None  # forward mode; None: derived from the vjp rules
         # torch's node for this op keeps saved values that ember's rules do not read, so a
         # second backward through it raises there whatever the rules read (see `frees_all`)
@@ -82,6 +83,17 @@ class Op:
         """For ops over any number of tensors (cat, stack): `make_rule(i)` is input i's rule."""
         self.each = make_rule
         self.uses_out = param_use(make_rule(0), 1) != UNUSED
+        return self
+
+    def defvjp_np(self, *rules: Callable | None) -> Op:
+        """The vjp rules again, on NumPy arrays: what a backward that records no graph
+        (create_graph=False, the usual case) runs, skipping ember's dispatch. Same signature
+        and meaning as `defvjp`'s rules, with g, out and the tensor inputs as arrays; the
+        engine sums broadcast gradients back and casts them, as for `defvjp`'s. test_ops.py
+        checks both sets against torch."""
+        if len(rules) != len(self.vjps):
+            raise ValueError(f"{self.__name__}: defvjp_np needs one rule per defvjp rule")
+        self.np_vjps = rules
         return self
 
     def mark_frees_all(self) -> Op:
@@ -208,16 +220,10 @@ class Op:
             edges.append(_NO_EDGE)
         if not any_grad:
             return None
-        node = self.node_cls()
         f = _getframe(2)  # the user's line, for errors that say where (autograd/_where.py)
         while f.f_code.co_filename in _INSIDE and f.f_back is not None:
             f = f.f_back
-        node._where, node._lasti = f.f_code, f.f_lasti
-        node.next_functions = tuple(edges)
-        node._inputs = inputs
-        node._versions = versions
-        node._params = params
-        return node
+        return self.node_cls(tuple(edges), inputs, versions, params, f.f_code, f.f_lasti)
 
 
 _NO_EDGE = (None, 0)
@@ -338,8 +344,12 @@ class OpNode(Node):
 
     _op: Op
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(
+        self, edges: tuple, inputs: tuple, versions: list, params: dict, where, lasti: int
+    ) -> None:
+        Node.__init__(self, edges)
+        self._inputs, self._versions, self._params = inputs, versions, params
+        self._where, self._lasti = where, lasti  # the site that recorded it (_where.py)
         self._out = self._outv = None
         self._num = 1
 
@@ -393,6 +403,49 @@ class OpNode(Node):
                     gx = _fit(gx, x)
                 elif gx._data.shape != x._data.shape or gx._data.dtype != x._data.dtype:
                     gx = _fit(gx, x)
+            result.append(gx)
+        return result
+
+    def apply_arrays(self, grads: list) -> list | None:
+        op = self._op
+        rules = op.np_vjps
+        xs = self._inputs
+        if rules is None or type(xs) is not tuple:  # (packed or freed: the tensor path)
+            return None
+        datas = []
+        for x, v in zip(xs, self._versions):
+            if isinstance(x, Tensor):
+                if x._vc[0] != v:
+                    return None  # modified in place: `apply` raises torch's error
+                datas.append(x._data)
+            else:
+                datas.append(x)
+        out = None
+        if op.uses_out:
+            if self._out is None or (self._num == 1 and self._outv[0][0] != self._outv[1]):
+                return None
+            out = self._out
+            if self._num != 1:
+                if any(vc[0] != v for vc, v in self._outv):
+                    return None
+        g = grads[0] if op.nout == 1 else tuple(grads)
+        params = self._params
+        result = []
+        for i, (nxt, _) in enumerate(self.next_functions):
+            if nxt is None:
+                result.append(None)
+                continue
+            gx = rules[i](g, out, *datas, **params)
+            if gx is not None:
+                ref = datas[i]
+                if type(gx) is not np.ndarray:
+                    gx = np.asarray(gx)
+                if gx.shape != ref.shape:
+                    gx = _sum_to_shape(gx, ref.shape)
+                if gx.dtype != ref.dtype:
+                    if gx.dtype.kind == "c" and ref.dtype.kind != "c":
+                        gx = gx.real  # as `_fit`: a real input gets the real part
+                    gx = gx.astype(ref.dtype)
             result.append(gx)
         return result
 
@@ -472,6 +525,15 @@ class OpNode(Node):
             return
         self._inputs = _Released(meta, self._params)
         self._out = None
+
+
+def _sum_to_shape(g: np.ndarray, shape: tuple) -> np.ndarray:
+    """A broadcast gradient summed back to its input's shape (`_fit`'s sum_to_size, on arrays)."""
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1
+    )
+    return g.sum(axis=axes, keepdims=True).reshape(shape) if axes else g.reshape(shape)
 
 
 def _fit(gx: Tensor, x: Tensor) -> Tensor:
