@@ -162,6 +162,26 @@ def test_vjp_matches_torch(op, sample):
         _close(e, t, op, rtol=1e-6, atol=1e-9)
 
 
+@pytest.mark.parametrize("op,sample", VJP_CASES)
+def test_grads_same_with_and_without_create_graph(op, sample):
+    """A backward that records nothing runs the ops' NumPy rules (Op.defvjp_np) where they
+    have them; create_graph=True runs the rules written with ember ops. Both give the same
+    first-order gradients (test_vjp_matches_torch compares the first with torch)."""
+    args, kwargs = _inputs(ember, sample)
+    outs = _flat(_call(op, ember, args, kwargs))
+    idx = _diff_outputs(outs)
+    leaves = _leaves(args, kwargs)
+    rng = _rng(op.name, sample.name, "cot")
+    cots = [ember.from_numpy(rng.standard_normal(tuple(outs[i].shape))) for i in idx]
+    plain = _grads(ember, [outs[i] for i in idx], leaves, cots)
+    recorded = _grads(ember, [outs[i] for i in idx], leaves, cots, create_graph=True)
+    for a, b in zip(plain, recorded):
+        assert (a is None) == (b is None)
+        if a is not None:
+            assert a.dtype == b.dtype and a.shape == b.shape
+            _close(a, b, op, rtol=1e-12, atol=1e-14)
+
+
 @pytest.mark.parametrize("op,sample", FD_CASES)
 def test_vjp_finite_differences(op, sample):
     """<u, J v> by central differences in float64 equals <J^T u, v> from backward."""

@@ -89,8 +89,9 @@ class Op:
         """The vjp rules again, on NumPy arrays: what a backward that records no graph
         (create_graph=False, the usual case) runs, skipping ember's dispatch. Same signature
         and meaning as `defvjp`'s rules, with g, out and the tensor inputs as arrays; the
-        engine sums broadcast gradients back and casts them, as for `defvjp`'s. test_ops.py
-        checks both sets against torch."""
+        engine sums broadcast gradients back and casts them, as for `defvjp`'s. They are for
+        real dtypes only (complex inputs take the `defvjp` rules, which conjugate). test_ops.py
+        checks both sets against torch and against each other."""
         if len(rules) != len(self.vjps):
             raise ValueError(f"{self.__name__}: defvjp_np needs one rule per defvjp rule")
         self.np_vjps = rules
@@ -417,7 +418,10 @@ class OpNode(Node):
             if isinstance(x, Tensor):
                 if x._vc[0] != v:
                     return None  # modified in place: `apply` raises torch's error
-                datas.append(x._data)
+                d = x._data
+                if d.dtype.kind == "c":
+                    return None  # the NumPy rules are real: complex conjugates live in `vjps`
+                datas.append(d)
             else:
                 datas.append(x)
         out = None
@@ -428,7 +432,12 @@ class OpNode(Node):
             if self._num != 1:
                 if any(vc[0] != v for vc, v in self._outv):
                     return None
-        g = grads[0] if op.nout == 1 else tuple(grads)
+        if op.nout == 1:
+            g = grads[0]
+            if g.dtype.kind == "c":  # (a real input times a complex number)
+                return None
+        else:
+            g = tuple(grads)
         params = self._params
         result = []
         for i, (nxt, _) in enumerate(self.next_functions):

@@ -175,6 +175,11 @@ _conv_weight.defvjp(
     lambda u, out, x, g, *, ksize, **p: _conv_input(g, u, None, **p, in_hw=_hw(x)),
     lambda u, out, x, g, *, ksize, **p: _conv(x, u, None, **p, out_hw=_hw(g)),
 )
+_conv.defvjp_np(
+    lambda g, out, x, w, b, *, out_hw, **p: _conv_input.fwd(g, w, None, **p, in_hw=_hw(x)),
+    lambda g, out, x, w, b, *, out_hw, **p: _conv_weight.fwd(x, g, **p, ksize=w.shape[2:]),
+    lambda g, out, x, w, b, *, out_hw, **p: g.sum((0, 2, 3) if g.ndim == 4 else (0, 2)),
+)
 
 
 # ---- conv: torch's argument checks and the public functions ---------------------------------
@@ -458,6 +463,11 @@ def _overlap(k: tuple, s: tuple, d: tuple) -> bool:
 
 _max_pool.defvjp(
     lambda g, out, x, *, k, s, d, **p: _max_pool_backward(
+        g[0], x, out[1], overlap=_overlap(k, s, d)
+    ),
+)
+_max_pool.defvjp_np(
+    lambda g, out, x, *, k, s, d, **p: _max_pool_backward.fwd(
         g[0], x, out[1], overlap=_overlap(k, s, d)
     ),
 )

@@ -110,6 +110,7 @@ def _mm(x, y):
 
 
 _mm.defvjp(lambda g, out, x, y: _mm(g, y.mT), lambda g, out, x, y: _mm(x.mT, g))
+_mm.defvjp_np(lambda g, out, x, y: g @ y.T, lambda g, out, x, y: x.T @ g)
 _mm.defjvp_multilinear()
 
 
@@ -140,11 +141,29 @@ def _matmul_vjp_y(g, out, x, y):
     return matmul(x.mT, g)
 
 
+def _matmul_np_x(g, out, x, y):
+    """`_matmul_vjp_x` on arrays."""
+    if y.ndim == 1:
+        return g[..., None] * y
+    if x.ndim == 1:
+        return g[..., None, :] @ y.mT
+    return g @ y.mT
+
+
+def _matmul_np_y(g, out, x, y):
+    if y.ndim == 1:
+        return g[..., None] * x  # (the engine sums it back to y's shape)
+    if x.ndim == 1:
+        return x[:, None] * g[..., None, :]
+    return x.mT @ g
+
+
 def _matmul_op(node: str, name: str):
     """Batched/broadcast matmul under one of the node names torch's folding ends with."""
     op = defop(node)(np.matmul)
     op.__name__ = op.__qualname__ = name
-    return op.defvjp(_matmul_vjp_x, _matmul_vjp_y).defjvp_multilinear()
+    op.defvjp(_matmul_vjp_x, _matmul_vjp_y).defvjp_np(_matmul_np_x, _matmul_np_y)
+    return op.defjvp_multilinear()
 
 
 _matmul_unsafe_view = _matmul_op("UnsafeView", "_matmul_unsafe_view")

@@ -152,10 +152,15 @@ def _linear_fwd(x, w, b=None):
 def _linear_op(node: str, name: str):
     op = defop(node)(_linear_fwd)
     op.__name__ = op.__qualname__ = name
-    return op.defvjp(
+    op.defvjp(
         lambda g, out, x, w, b=None: matmul(g, w),
         lambda g, out, x, w, b=None: matmul(_rows(g).mT, _rows(x)),
         lambda g, out, x, w, b=None: g,  # the node sums it back to the bias's shape
+    )
+    return op.defvjp_np(
+        lambda g, out, x, w, b=None: g @ w,
+        lambda g, out, x, w, b=None: _rows(g).T @ _rows(x),
+        lambda g, out, x, w, b=None: g,
     )
 
 
@@ -763,9 +768,18 @@ def _mse_grad(g, x, y, reduction):
     return 2 * d * _per_element(g, reduction, d.numel())
 
 
+def _mse_grad_np(g, x, y, reduction):
+    d = x - y
+    return 2 * d * _per_element(g, reduction, d.size)
+
+
 _mse_loss.defvjp(
     lambda g, out, x, y, reduction: _mse_grad(g, x, y, reduction),
     lambda g, out, x, y, reduction: -_mse_grad(g, x, y, reduction),
+)
+_mse_loss.defvjp_np(
+    lambda g, out, x, y, reduction: _mse_grad_np(g, x, y, reduction),
+    lambda g, out, x, y, reduction: -_mse_grad_np(g, x, y, reduction),
 )
 
 
@@ -914,7 +928,8 @@ def _nll_loss_backward(g, x, target, weight, ignore_index, reduction):
 def _nll_op(node: str, name: str):
     op = defop(node)(_nll_loss_fwd)
     op.__name__ = op.__qualname__ = name
-    return op.defvjp(lambda g, out, x, **params: _nll_loss_backward(g, x, **params))
+    op.defvjp(lambda g, out, x, **params: _nll_loss_backward(g, x, **params))
+    return op.defvjp_np(lambda g, out, x, **params: _nll_loss_backward.fwd(g, x, **params))
 
 
 # Matches torch's grad_fn names: 1-2 dims NllLoss, 4 dims NllLoss2D, other ranks NllLoss2D on

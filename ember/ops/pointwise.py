@@ -261,7 +261,7 @@ def _add(x, y, alpha=1):
 _add.defvjp(
     lambda g, out, x, y, alpha=1: g,
     lambda g, out, x, y, alpha=1: g if alpha == 1 else g * alpha,
-)
+).defvjp_np(*_add.vjps)  # (the same lambdas serve arrays and tensors)
 _add.defjvp_linear()
 
 
@@ -292,7 +292,7 @@ def _sub(x, y, alpha=1):
 _sub.defvjp(
     lambda g, out, x, y, alpha=1: g,
     lambda g, out, x, y, alpha=1: -g if alpha == 1 else g * -alpha,
-)
+).defvjp_np(*_sub.vjps)
 _sub.defjvp_linear()
 
 
@@ -317,9 +317,9 @@ _rsub_t = _pointwise("RsubBackward0", promote=True)(_rsub_fwd).defvjp(
     lambda g, out, x, y, alpha=1: -g if alpha == 1 else g * -alpha,
     lambda g, out, x, y, alpha=1: g,
 )
-_rsub_t.defjvp_linear()
+_rsub_t.defvjp_np(*_rsub_t.vjps).defjvp_linear()
 _rsub_s = _pointwise("RsubBackward1", promote=True)(_rsub_fwd).defvjp(_rsub_t.vjps[0])
-_rsub_s.defjvp_linear()
+_rsub_s.defvjp_np(*_rsub_s.vjps).defjvp_linear()
 
 
 def rsub(input: Tensor, other: Tensor | float, *, alpha: float = 1) -> Tensor:
@@ -338,7 +338,7 @@ def mul(x, y):
 mul.defvjp(
     lambda g, out, x, y: g * y,
     lambda g, out, x, y: g * x,
-)
+).defvjp_np(*mul.vjps)
 mul.defjvp_multilinear()
 multiply = mul
 
@@ -351,7 +351,7 @@ def _div(x, y):
 _div.defvjp(
     lambda g, out, x, y: g / y,
     lambda g, out, x, y: -g * ((x / y) / y),
-)
+).defvjp_np(*_div.vjps)
 _div.defjvp_elementwise()
 
 
@@ -477,6 +477,9 @@ def _pow_scalar(x, y):
 _pow_scalar.defvjp(
     lambda g, out, x, y: _zeros_like(g) if y == 0 else g * (y * x ** (y - 1)),
 )
+_pow_scalar.defvjp_np(
+    lambda g, out, x, y: np.zeros_like(g) if y == 0 else g * (y * x ** (y - 1)),
+)
 _pow_scalar.defjvp_elementwise()
 _pow_tensor = _pointwise("PowBackward1", promote=True)(_pow_fwd).defvjp(
     lambda g, out, x, y: where(y == 0, 0.0, g * (y * x ** (y - 1))),
@@ -520,7 +523,7 @@ def neg(x):
     return -x
 
 
-neg.defvjp(lambda g, out, x: -g)
+neg.defvjp(lambda g, out, x: -g).defvjp_np(*neg.vjps)
 neg.defjvp_linear()
 negative = neg
 
@@ -563,7 +566,9 @@ _LN2 = 0.6931471805599453
 _LN10 = 2.3025850929940456
 
 exp = _unary("exp", np.exp, lambda g, out, x: g * out, "e ** input.")
+exp.defvjp_np(*exp.vjps)
 log = _unary("log", np.log, lambda g, out, x: g / x, "Natural log: -inf at 0, nan below.")
+log.defvjp_np(*log.vjps)
 log1p = _unary(
     "log1p", np.log1p, lambda g, out, x: g / (x + 1), "log(1 + input), exact near 0.", "Log1P"
 )
@@ -571,11 +576,14 @@ expm1 = _unary("expm1", np.expm1, lambda g, out, x: g * (out + 1), "e ** input -
 log2 = _unary("log2", np.log2, lambda g, out, x: g / (x * _LN2), "Base-2 logarithm.")
 log10 = _unary("log10", np.log10, lambda g, out, x: g / (x * _LN10), "Base-10 logarithm.")
 sqrt = _unary("sqrt", np.sqrt, lambda g, out, x: g / (2 * out), "Square root (nan below 0).")
+sqrt.defvjp_np(*sqrt.vjps)
 rsqrt = _unary(
     "rsqrt", lambda x: 1 / np.sqrt(x), lambda g, out, x: -0.5 * g * out**3, "1 / sqrt(input)."
 )
 sin = _unary("sin", np.sin, lambda g, out, x: g * cos(x), "Sine.")
+sin.defvjp_np(lambda g, out, x: g * np.cos(x))
 cos = _unary("cos", np.cos, lambda g, out, x: g * -sin(x), "Cosine.")
+cos.defvjp_np(lambda g, out, x: g * -np.sin(x))
 tan = _unary("tan", np.tan, lambda g, out, x: g * (1 + out**2), "Tangent.")
 asin = _unary("asin", np.arcsin, lambda g, out, x: g * rsqrt(-x * x + 1), "Arcsine.")
 acos = _unary("acos", np.arccos, lambda g, out, x: g * -rsqrt(-x * x + 1), "Arccosine.")
@@ -606,6 +614,7 @@ _tanh_backward.defvjp(
     lambda gg, _, g, out: -2 * gg * g * out,
 )
 _tanh_backward.defjvp_elementwise()
+tanh.defvjp_np(lambda g, out, x: _tanh_backward.fwd(g, out))
 
 
 @_pointwise("SigmoidBackward")
@@ -618,6 +627,7 @@ _sigmoid_backward.defvjp(
     lambda gg, _, g, out: gg * g * (1 - 2 * out),
 )
 _sigmoid_backward.defjvp_elementwise()
+sigmoid.defvjp_np(lambda g, out, x: _sigmoid_backward.fwd(g, out))
 arcsin, arccos, arctan = asin, acos, atan
 
 # math.erf is the platform libm's (correctly rounded to ~1 ulp, as torch's Sleef erf); NumPy
@@ -687,6 +697,7 @@ _threshold_backward.defvjp(
 )
 _threshold_backward.defjvp_elementwise()
 relu.defvjp(lambda g, out, x: _threshold_backward(g, out))
+relu.defvjp_np(lambda g, out, x: _threshold_backward.fwd(g, out))
 relu.defjvp_elementwise()
 
 

@@ -111,6 +111,13 @@ def _unreduce(g: Tensor, shape: tuple, axes: tuple, keepdim: bool) -> Tensor:
     return g if g.shape == shape else expand(g, shape)
 
 
+def _unreduce_np(g: np.ndarray, shape: tuple, axes: tuple, keepdim: bool) -> np.ndarray:
+    """`_unreduce` on arrays (a read-only broadcast view: the engine copies before keeping it)."""
+    if not keepdim:
+        g = g.reshape(_reduced_shape(shape, axes, True))
+    return np.broadcast_to(g, shape)
+
+
 def _const(arr: np.ndarray, like: Tensor) -> Tensor:
     """A mask or count as a constant tensor of like's dtype (no graph: its derivative is 0)."""
     return Tensor._make(np.asarray(arr, dtype=like.dtype.np))
@@ -175,8 +182,10 @@ def _sum_dim(x, axes, keepdim, dtype):
 
 
 _sum_all.defvjp(lambda g, out, x, dtype: expand(g, x.shape))
+_sum_all.defvjp_np(lambda g, out, x, dtype: np.broadcast_to(g, x.shape))
 _sum_all.defjvp_linear()
 _sum_dim.defvjp(lambda g, out, x, axes, keepdim, dtype: _unreduce(g, x.shape, axes, keepdim))
+_sum_dim.defvjp_np(lambda g, out, x, axes, keepdim, dtype: _unreduce_np(g, x.shape, axes, keepdim))
 _sum_dim.defjvp_linear()
 
 
@@ -207,8 +216,14 @@ def _mean_grad(g: Tensor | None, x: Tensor, axes: tuple, keepdim: bool) -> Tenso
 
 
 _mean_all.defvjp(lambda g, out, x, dtype: _mean_grad(g, x, tuple(range(x.ndim)), False))
+_mean_all.defvjp_np(lambda g, out, x, dtype: np.broadcast_to(g / x.size, x.shape))
 _mean_all.defjvp_linear()
 _mean_dim.defvjp(lambda g, out, x, axes, keepdim, dtype: _mean_grad(g, x, axes, keepdim))
+_mean_dim.defvjp_np(
+    lambda g, out, x, axes, keepdim, dtype: _unreduce_np(
+        g / _count(x.shape, axes), x.shape, axes, keepdim
+    )
+)
 _mean_dim.defjvp_linear()
 
 
@@ -728,6 +743,10 @@ def _log_softmax(x, axes):
 
 _softmax.defvjp(lambda g, out, x, axes: out * (g - sum(g * out, axes, keepdim=True)))
 _log_softmax.defvjp(lambda g, out, x, axes: g - exp(out) * sum(g, axes, keepdim=True))
+_softmax.defvjp_np(lambda g, out, x, axes: out * (g - np.add.reduce(g * out, axes, keepdims=True)))
+_log_softmax.defvjp_np(
+    lambda g, out, x, axes: g - np.exp(out) * np.add.reduce(g, axes, keepdims=True)
+)
 
 
 def _softmax_input(name: str, input: Tensor, dim: int, dtype) -> tuple:

@@ -144,6 +144,7 @@ def _expand(x, shape):
 
 
 _expand.defvjp(lambda g, out, x, shape: sum_to_size(g, x.shape))
+_expand.defvjp_np(lambda g, out, x, shape: g)  # (the engine sums it back to x's shape)
 _expand.defjvp_linear()
 
 
@@ -270,6 +271,7 @@ def _reshaping(node: str, name: str):
     fwd.__name__ = fwd.__qualname__ = name
     op = defop(node)(fwd)
     op.defvjp(lambda g, out, x, shape: reshape(g, x.shape))
+    op.defvjp_np(lambda g, out, x, shape: g.reshape(x.shape))
     return op.defjvp_linear()
 
 
@@ -400,6 +402,7 @@ def _transpose(x, dim0, dim1):
 
 
 _transpose.defvjp(lambda g, out, x, dim0, dim1: transpose(g, dim0, dim1))
+_transpose.defvjp_np(lambda g, out, x, dim0, dim1: np.swapaxes(g, dim0, dim1) if g.ndim else g)
 _transpose.defjvp_linear()
 
 
@@ -423,6 +426,7 @@ def _t(x):
 
 
 _t.defvjp(lambda g, out, x: t(g))
+_t.defvjp_np(lambda g, out, x: g.T)
 _t.defjvp_linear()
 
 
@@ -439,6 +443,7 @@ def _permute(x, dims):
 
 
 _permute.defvjp(lambda g, out, x, dims: permute(g, tuple(int(i) for i in np.argsort(dims))))
+_permute.defvjp_np(lambda g, out, x, dims: np.transpose(g, np.argsort(dims)))
 _permute.defjvp_linear()
 
 
