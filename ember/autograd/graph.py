@@ -283,6 +283,10 @@ def run_backward(
                 if node not in leads:
                     continue
                 out = _apply(node, buf, arrays, checked, hooked=True)
+            elif arrays and node._hooks is None and node._retain is None:
+                out = node.apply_arrays(buf)  # (the common case, inlined from `_apply`)
+                if out is None:
+                    out = _apply(node, buf, arrays, checked, hooked=False)
             else:
                 out = _apply(node, buf, arrays, checked, hooked=False)
             if not retain_graph:
@@ -291,8 +295,12 @@ def run_backward(
                 if nxt is not None and g is not None:
                     buf = buffers.get(nxt)
                     if buf is None:
-                        buf = buffers[nxt] = [None] * nxt._num_outputs()
-                    buf[nr] = g if buf[nr] is None else buf[nr] + g
+                        buffers[nxt] = buf = [None] * nxt._num_outputs()
+                        buf[nr] = g
+                    elif buf[nr] is None:
+                        buf[nr] = g
+                    else:
+                        buf[nr] = buf[nr] + g
             out = g = buf = None  # hold no gradient here: AccumulateGrad's steal counts them
     finally:
         STATE.enabled = prev

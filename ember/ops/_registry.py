@@ -413,14 +413,18 @@ class OpNode(Node):
         xs = self._inputs
         if rules is None or type(xs) is not tuple:  # (packed or freed: the tensor path)
             return None
+        if op.nout == 1:
+            g = grads[0]
+            if g.dtype.kind == "c":  # the NumPy rules are real: conjugates live in `vjps`
+                return None
+        else:
+            g = tuple(grads)
         datas = []
         for x, v in zip(xs, self._versions):
             if isinstance(x, Tensor):
-                if x._vc[0] != v:
-                    return None  # modified in place: `apply` raises torch's error
                 d = x._data
-                if d.dtype.kind == "c":
-                    return None  # the NumPy rules are real: complex conjugates live in `vjps`
+                if x._vc[0] != v or d.dtype.kind == "c":
+                    return None  # modified in place (`apply` raises torch's error), or complex
                 datas.append(d)
             else:
                 datas.append(x)
@@ -432,29 +436,20 @@ class OpNode(Node):
             if self._num != 1:
                 if any(vc[0] != v for vc, v in self._outv):
                     return None
-        if op.nout == 1:
-            g = grads[0]
-            if g.dtype.kind == "c":  # (a real input times a complex number)
-                return None
-        else:
-            g = tuple(grads)
         params = self._params
         result = []
-        for i, (nxt, _) in enumerate(self.next_functions):
+        for rule, (nxt, _), ref in zip(rules, self.next_functions, datas):
             if nxt is None:
                 result.append(None)
                 continue
-            gx = rules[i](g, out, *datas, **params)
+            gx = rule(g, out, *datas, **params)
             if gx is not None:
-                ref = datas[i]
                 if type(gx) is not np.ndarray:
                     gx = np.asarray(gx)
                 if gx.shape != ref.shape:
                     gx = _sum_to_shape(gx, ref.shape)
-                if gx.dtype != ref.dtype:
-                    if gx.dtype.kind == "c" and ref.dtype.kind != "c":
-                        gx = gx.real  # as `_fit`: a real input gets the real part
-                    gx = gx.astype(ref.dtype)
+                if gx.dtype is not ref.dtype:
+                    gx = gx.astype(ref.dtype, copy=False)
             result.append(gx)
         return result
 
@@ -525,11 +520,11 @@ class OpNode(Node):
             meta = []  # (a loop, not a comprehension: this runs once per node per backward)
             for x in xs:
                 if isinstance(x, Tensor):
-                    meta.append((x._data.shape, x._data.dtype))
-                elif type(x) in _NUMBER_DTYPES:
-                    meta.append(((), _NUMBER_DTYPES[type(x)]))
+                    d = x._data
+                    meta.append((d.shape, d.dtype))
                 else:
-                    meta.append(x)
+                    nd = _NUMBER_DTYPES.get(type(x))
+                    meta.append(x if nd is None else ((), nd))
         else:
             return
         self._inputs = _Released(meta, self._params)
