@@ -413,6 +413,37 @@ CONVERSIONS = [
     OpInfo("to_dtype", unary(), fn=lambda m, x: x.float(), fd=False),
     OpInfo("to-int", unary(), fn=lambda m, x: (x * 3).to(m.int64), grad=False),
     OpInfo("real", unary(), fn=lambda m, x: x.real * 2),
+    # The complex-number ops. On real inputs sgn is sign and angle 0 or pi; the rest build a
+    # complex tensor from real ones and return a real part, so the real-dtype tests (vjp, finite
+    # differences, double backward, jvp) run through complex intermediates. test_complex.py
+    # reruns every entry on complex inputs.
+    OpInfo("sgn", unary(nonzero), gradgrad=False),
+    OpInfo("angle", unary(nonzero), gradgrad=False),
+    OpInfo(
+        "complex",
+        binary(scalar=None),
+        fn=lambda m, x, y: m.abs(m.complex(x, y) * m.complex(y, x + 1)),
+    ),
+    OpInfo(
+        "conj",
+        binary(scalar=None),
+        fn=lambda m, x, y: m.real(m.conj(m.complex(x, y)).exp() * m.complex(y, 0.5 * x)),
+    ),
+    OpInfo(
+        "conj_physical",
+        binary(scalar=None),
+        fn=lambda m, x, y: m.imag(m.conj_physical(m.complex(x, y)) ** 2),
+    ),
+    OpInfo(
+        "polar",
+        binary(positive, scalar=None),
+        fn=lambda m, r, t: m.imag(m.polar(r, t) * m.complex(t, r)),
+    ),
+    OpInfo(
+        "complex-sgn-angle",
+        binary(nonzero, nonzero, scalar=None),
+        fn=lambda m, x, y: m.angle(m.complex(x, y)) + m.real(m.sgn(m.complex(x, y)) * 1j),
+    ),
     OpInfo("copy_", binary(scalar=None, inplace=True), fn=lambda m, x, y: (x * 1).copy_(y + 0 * x)),
     OpInfo(
         "copy_-broadcast",

@@ -107,6 +107,12 @@ def _make_grads(outputs: tuple, grads: tuple) -> list:
                     f"output[{i}] has a shape of {t.shape!r}."
                 )
             if g.dtype is not t.dtype:
+                if g.dtype.is_complex != t.dtype.is_complex:
+                    raise RuntimeError(
+                        "For complex Tensors, both grad_output and output are required to have "
+                        f"the same dtype. Mismatch in dtype: grad_output[{i}] has a dtype of "
+                        f"{g.dtype!r} and output[{i}] has a dtype of {t.dtype!r}."
+                    )
                 g = g.to(t.dtype)
         out.append(g)
     if len(grads) != len(outputs):

@@ -275,6 +275,13 @@ def _zero(x: object) -> object:
 def _jvp(op, tangents: list, out, inputs: tuple, params: dict):
     """The output tangent(s) of one op call, by the op's declared rule (or double vjp)."""
     kind = op.jvps
+    if not (op.conj_saved or op.complex_jvp) and any(
+        isinstance(x, Tensor) and x._data.dtype.kind == "c" for x in inputs
+    ):
+        raise NotImplementedError(
+            f"ember: forward-mode AD of {op.__name__} for complex inputs is not implemented "
+            "(its derivative is not holomorphic); use reverse mode (backward, autograd.grad)"
+        )
     if kind == "linear":
         args = [x if t is None else t for x, t in zip(map(_zero, inputs), tangents)]
         return op(*args, **params)
@@ -324,6 +331,9 @@ def _double_vjp(op, pairs: list, out, inputs: tuple, params: dict):
         inputs = tuple(x.detach() if isinstance(x, Tensor) else x for x in inputs)
         outs = tuple(o.detach() for o in outs)
     us = [zeros_like(o).requires_grad_() if o._data.dtype.kind in "fc" else None for o in outs]
+    # A holomorphic op's rules are u J, unconjugated: for complex u, s = <u J, t> = <u, J t>
+    # is complex, and the gradient of Re s with respect to u is conj(J t) in torch's convention.
+    cplx = any(u is not None and u._data.dtype.kind == "c" for u in us)
     with enable_grad():
         total = None
         u, o = (tuple(us), outs) if many else (us[0], outs[0])
@@ -337,7 +347,11 @@ def _double_vjp(op, pairs: list, out, inputs: tuple, params: dict):
         if total is None or not total.requires_grad:
             found = [None] * len(wrt)
         else:
+            if total.dtype.is_complex:
+                total = total.real
             found = list(grad(total, wrt, allow_unused=True, create_graph=create))
+            if cplx:
+                found = [None if j is None else j.conj() for j in found]
     result = []
     for u in us:
         j = found.pop(0) if u is not None else None

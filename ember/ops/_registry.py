@@ -62,6 +62,13 @@ class Op:
         # torch's node for this op keeps saved values that ember's rules do not read, so a
         # second backward through it raises there whatever the rules read (see `frees_all`)
         self.frees_all = False
+        # Complex inputs: rules are written as for real numbers, g times the derivative, and
+        # meet torch's convention (the gradient of a real loss L is dL/dRe z + i dL/dIm z,
+        # i.e. g * conj(f'(z)) for holomorphic f) by reading conjugated inputs and outputs
+        # (`_conj_saved`). Non-holomorphic ops (abs, angle, sgn, conj, real, imag) write their
+        # rules for complex numbers directly and set this False (`complex_rules`).
+        self.conj_saved = True
+        self.complex_jvp = False  # (for those ops: whether their jvp rules are complex-aware)
         self.node_cls = None
         if node is not None:
             # "Mul" -> MulBackward0; full names are kept, including torch's irregular ones
@@ -95,6 +102,15 @@ class Op:
         if len(rules) != len(self.vjps):
             raise ValueError(f"{self.__name__}: defvjp_np needs one rule per defvjp rule")
         self.np_vjps = rules
+        return self
+
+    def complex_rules(self, jvp: bool = False) -> Op:
+        """This op's vjp rules are written for complex inputs as they stand (non-holomorphic
+        ops); the rules of other ops read conjugated inputs when an input is complex. `jvp`:
+        its forward-mode rules are complex-aware too; if not, forward mode refuses complex
+        inputs to it rather than apply a real formula."""
+        self.conj_saved = False
+        self.complex_jvp = jvp
         return self
 
     def mark_frees_all(self) -> Op:
@@ -386,6 +402,13 @@ class OpNode(Node):
         if out is not None and STATE.fw_level:  # a dual output's tangent, for forward-over-reverse
             out = forward_ad.saved_out(self, out)
         params, vjps = self._params, op.vjps
+        xs = inputs
+        if op.conj_saved and any(
+            isinstance(x, (complex, np.complexfloating))
+            or (type(x) is Tensor and x._data.dtype.kind == "c")
+            for x in xs
+        ):
+            xs, out = _conj_saved(xs), _conj_saved(out)
         result = []
         for i, (nxt, _) in enumerate(self.next_functions):
             if nxt is None:
@@ -397,7 +420,7 @@ class OpNode(Node):
                     f"the derivative for '{op.__name__}' with respect to input {i} is not "
                     f"implemented ({self.name()})"
                 )
-            gx = rule(g, out, *inputs, **params)
+            gx = rule(g, out, *xs, **params)
             if gx is not None:
                 x = inputs[i]
                 if type(x) is not Tensor or type(gx) is not Tensor:
@@ -529,6 +552,22 @@ class OpNode(Node):
             return
         self._inputs = _Released(meta, self._params)
         self._out = None
+
+
+def _conj_saved(value):
+    """Saved inputs or outputs with complex tensors conjugated (see `Op.conj_saved`); the
+    conjugation is an op, so a double backward differentiates through it."""
+    if type(value) is Tensor:
+        if value._data.dtype.kind != "c":
+            return value
+        from .pointwise import conj_physical
+
+        return conj_physical(value)
+    if type(value) is tuple:
+        return tuple(_conj_saved(v) for v in value)
+    if isinstance(value, (complex, np.complexfloating)):  # a Python or NumPy complex operand
+        return value.conjugate()
+    return value
 
 
 def _sum_to_shape(g: np.ndarray, shape: tuple) -> np.ndarray:

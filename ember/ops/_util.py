@@ -46,3 +46,31 @@ def as_tensor_like(value: Any, like: Tensor) -> Tensor:
     from .. import _dtype
 
     return Tensor._make(np.asarray(value, dtype=_dtype.result_type(value, like).np))
+
+
+def refuse_complex(error: str | Exception, *xs: Any) -> None:
+    """Raise torch's error if any of `xs` (arrays or tensors) is complex: ops torch leaves
+    real-only (comparisons, clamp, pooling, softmax, ...) must refuse complex input, not order
+    complex numbers by NumPy's rules. `error` is the name of torch's kernel (giving its
+    '"kernel" not implemented for 'ComplexDouble'') or the exception torch raises instead."""
+    for x in xs:
+        d = x._data if isinstance(x, Tensor) else x
+        dt = getattr(d, "dtype", None)
+        if dt is not None and dt.kind == "c":
+            if isinstance(error, Exception):
+                raise error
+            name = "ComplexFloat" if dt == np.complex64 else "ComplexDouble"
+            raise NotImplementedError(f"\"{error}\" not implemented for '{name}'")
+
+
+def refuse_complex_grad(name: str, *xs: Any) -> None:
+    """torch's error for ops without complex derivative formulas (silu, embedding, bilinear):
+    a graph that would need one is refused when it is recorded, never differentiated wrong."""
+    from ..autograd.grad_mode import STATE
+
+    if STATE.enabled and any(
+        isinstance(x, Tensor) and x._requires_grad and x.dtype.is_complex for x in xs
+    ):
+        raise RuntimeError(
+            f"{name} does not support automatic differentiation for outputs with complex dtype."
+        )

@@ -28,8 +28,10 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from .._tensor import Tensor
+from ..autograd.grad_mode import is_grad_enabled
 from ._registry import defop
 from ._saved import type_name
+from ._util import refuse_complex
 from .indexing import _C_TYPES
 
 __all__ = [
@@ -656,6 +658,7 @@ def max_pool2d(
 ):
     """Max over (dilated) kh x kw windows of (N, C, H, W) or (C, H, W) input, padding counting
     as -inf; with return_indices also the flat index (h * W + w) of each maximum."""
+    refuse_complex("max_pool2d", input)
     k, s, _, pads, d, out_hw = _pool_args(
         "max_pool2d", input, kernel_size, stride, padding, dilation, ceil_mode
     )
@@ -678,6 +681,8 @@ def max_pool1d(
             "max_pool1d: Expected 2D or 3D (batch mode) tensor with optional 0 dim batch size "
             f"for input, but got:{_dims(input.shape)}"
         )
+    if not return_indices and not (input.requires_grad and is_grad_enabled()):
+        refuse_complex("max_pool1d_impl", input)  # (torch's kernel when no graph is recorded)
     args = (_one(kernel_size, 1), _one(stride, 1), _one(padding, 0), _one(dilation, 1), ceil_mode)
     out = max_pool2d(input.unsqueeze(-2), *args, return_indices=return_indices)
     if return_indices:
@@ -705,6 +710,7 @@ def avg_pool2d(
     the part of a ceil_mode window past the padding), or is divisor_override when given."""
     if divisor_override is not None and divisor_override == 0:
         raise RuntimeError("divisor must be not zero")
+    refuse_complex("avg_pool2d", input)
     k, s, p, pads, _, out_hw = _pool_args(
         "avg_pool2d", input, kernel_size, stride, padding, 1, False if not ceil_mode else True
     )
@@ -761,6 +767,7 @@ def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
     out_hw = _adaptive_size("adaptive_avg_pool2d", input, output_size)
     if out_hw == (1, 1):
         return input.mean((-1, -2), keepdim=True)  # Matches torch: MeanBackward1
+    refuse_complex("adaptive_avg_pool2d", input)
     return _adaptive_avg_pool(input, out_hw=out_hw)
 
 
@@ -773,6 +780,7 @@ def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:
 def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False):
     """Max over the windows that split H and W into output_size parts (None keeps a size)."""
     out_hw = _adaptive_size("adaptive_max_pool2d", input, output_size)
+    refuse_complex("adaptive_max_pool2d", input)
     out, idx = _adaptive_max_pool(input, out_hw=out_hw)
     return (out, idx) if return_indices else out
 

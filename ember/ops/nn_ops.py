@@ -24,7 +24,7 @@ from ..autograd.grad_mode import no_grad
 from ._inplace import _scalar_name, apply_inplace
 from ._registry import defop
 from ._saved import type_name
-from ._util import wrap_dim
+from ._util import refuse_complex, refuse_complex_grad, wrap_dim
 from .linalg import einsum, matmul
 from .pointwise import erf, exp, relu_, rsqrt, sigmoid, tanh, where
 from .pointwise import log as _log
@@ -134,7 +134,8 @@ def _check_size(input: Tensor, target: Tensor) -> None:
 
 
 def _check_float(kernel: str, x: Tensor) -> None:
-    if x.dtype._cat < 2:
+    """torch's error from a kernel that computes in real floating dtypes only."""
+    if x.dtype._cat != 2:
         raise NotImplementedError(f"\"{kernel}\" not implemented for '{_scalar_name(x.dtype)}'")
 
 
@@ -203,6 +204,7 @@ def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None
             f"bilinear(): input2 size does not match weight size: got {input2.shape[-1]} but "
             f"expected {weight.shape[2]}"
         )
+    refuse_complex_grad("_trilinear", input1, input2, weight, bias)
     out = einsum("bi,oij,bj->bo", _rows(input1), weight, _rows(input2))
     out = out.reshape(*input1.shape[:-1], weight.shape[0])
     return out if bias is None else out + bias
@@ -248,6 +250,7 @@ def relu(input: Tensor, inplace: bool = False) -> Tensor:
 
 @defop("LeakyRelu")
 def _leaky_relu(x, negative_slope):
+    refuse_complex("leaky_relu_cpu", x)
     return np.where(x > 0, x, x * negative_slope)
 
 
@@ -265,6 +268,7 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
 
 @defop("Elu")
 def _elu(x, alpha):
+    refuse_complex("elu_cpu", x)
     return np.where(x > 0, x, alpha * np.expm1(x))
 
 
@@ -319,11 +323,13 @@ _silu.defvjp(lambda g, out, x: g * sigmoid(x) * (1 + x * (1 - sigmoid(x))))
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
     """input * sigmoid(input) (swish)."""
+    refuse_complex_grad("silu", input)
     return _inplace_or(_silu, input, inplace)
 
 
 @defop("Softplus")
 def _softplus(x, beta, threshold):
+    refuse_complex("softplus_cpu", x)
     z = x * beta
     # Matches torch: linear above the threshold; exp is capped so the unused branch is finite.
     return np.where(z > threshold, x, np.log1p(np.exp(np.minimum(z, threshold))) / beta)
@@ -341,6 +347,7 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
 
 @defop("Hardtanh")
 def _hardtanh(x, min_val, max_val):
+    refuse_complex(NotImplementedError("clamp is not supported for complex types"), x)
     return np.clip(x, min_val, max_val)
 
 
@@ -368,6 +375,7 @@ def relu6(input: Tensor, inplace: bool = False) -> Tensor:
 
 @defop("LogSigmoid")
 def _logsigmoid(x):
+    refuse_complex("log_sigmoid_cpu", x)
     # log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|)): exp never overflows.
     return np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
 
@@ -382,6 +390,7 @@ def logsigmoid(input: Tensor) -> Tensor:
 
 @defop("Threshold")
 def _threshold(x, threshold, value):
+    refuse_complex("threshold_cpu", x)
     return np.where(x > threshold, x, value)
 
 
@@ -428,6 +437,8 @@ def _dropout(input: Tensor, p: float, training: bool, inplace: bool, mask_shape:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0 or input.numel() == 0:
         return input  # Matches torch: the input itself, not a copy.
+    if p < 1.0:  # (p = 1 multiplies by zeros without drawing a mask, in torch too)
+        refuse_complex("bernoulli_scalar_cpu_", input)
     keep = _draw_uniform(mask_shape, input.dtype) >= p
     # Matches torch: survivors are scaled by 1 / (1 - p); p = 1 multiplies by zeros.
     mask = _const(keep * (0.0 if p == 1.0 else 1.0 / (1.0 - p)), input)
@@ -567,6 +578,7 @@ def batch_norm(
     In training, batch statistics are used and the running ones updated in place (the running
     variance with the unbiased estimate, as torch); in evaluation the running ones are used.
     """
+    refuse_complex("batch_norm", input)
     if training:
         _verify_batch_size(tuple(input.shape))
     c = input.shape[wrap_dim(1, input.ndim)]
@@ -612,6 +624,7 @@ def layer_norm(
                 f"Expected {name} to be of same shape as normalized_shape, but got {name} of "
                 f"shape {list(p.shape)} and normalized_shape = {list(shape)}"
             )
+    refuse_complex("LayerNormKernelImpl", input)
     axes = tuple(range(input.ndim - k, input.ndim))
     op = _native_norm["NativeLayerNorm"]
     return op(input, weight, bias, axes=axes, group=None, wshape=shape, eps=eps)
@@ -637,6 +650,7 @@ def group_norm(
             "Expected number of channels in input to be divisible by num_groups, but got input "
             f"of shape {list(input.shape)} and num_groups={num_groups}"
         )
+    refuse_complex("GroupNormKernelImpl", input)
     wshape = (c,) + (1,) * (input.ndim - 2)
     op = _native_norm["NativeGroupNorm"]
     return op(input, weight, bias, axes=(2,), group=(n, num_groups, -1), wshape=wshape, eps=eps)
@@ -726,6 +740,7 @@ def embedding(
         raise IndexError("index out of range in self")
     if max_norm is not None:
         _renorm_rows(weight, np.unique(idx), max_norm, norm_type)
+    refuse_complex_grad("embedding", weight)
     return _embedding(
         weight, indices=idx, padding_idx=padding_idx, scale_grad_by_freq=scale_grad_by_freq
     )
@@ -858,6 +873,7 @@ def smooth_l1_loss(
     reduction = _reduction(reduction, size_average, reduce)
     if beta == 0.0:  # Matches torch: beta = 0 is exactly l1_loss.
         return _reduce_t((input - target).abs(), reduction)
+    _check_float("smooth_l1_cpu", input)
     if beta < 0:
         raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
     return _smooth_l1_loss(input, target, reduction=reduction, beta=beta)
@@ -889,6 +905,7 @@ def huber_loss(
 ) -> Tensor:
     """Squared error / 2 below delta, delta * (absolute error - delta / 2) above."""
     _check_size(input, target)
+    _check_float("huber_cpu", input)
     reduction = _reduction(reduction)
     if delta <= 0:
         raise RuntimeError("huber_loss does not support non-positive values for delta.")
@@ -985,6 +1002,9 @@ def _nll(input: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int
         op = _nll_loss
     else:
         op = _nll_loss_view if input.ndim != 4 and reduction == "none" else _nll_loss2d
+    refuse_complex(
+        "nll_loss_out_frame" if op is _nll_loss else "nll_loss2d_forward_out_frame", input
+    )
     return op(input, target=t, weight=_arr(weight), ignore_index=ignore_index, reduction=reduction)
 
 
@@ -1068,7 +1088,7 @@ def cross_entropy(
     if label_smoothing > 1.0:
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing:g}")
     if target.shape == input.shape:
-        if target.dtype._cat < 2:
+        if target.dtype._cat != 2:
             raise RuntimeError(
                 "Expected floating point type for target with class probabilities, got "
                 f"{_scalar_name(target.dtype)}"
@@ -1132,6 +1152,7 @@ def binary_cross_entropy(
     if np.any((x < 0) | (x > 1)):
         raise RuntimeError("all elements of input should be between 0 and 1")
     w = _bce_weight(weight, target)
+    _check_float("binary_cross_entropy", input)
     return _binary_cross_entropy(input, target, weight=w, reduction=reduction)
 
 
@@ -1177,6 +1198,7 @@ def binary_cross_entropy_with_logits(
             f"Target size ({target.shape!r}) must be the same as input size ({input.shape!r})"
         )
     w = _bce_weight(weight, target)
+    _check_float("log_sigmoid_cpu", input)
     return _bce_with_logits(
         input, target, weight=w, pos_weight=_arr(pos_weight), reduction=reduction
     )
@@ -1204,6 +1226,7 @@ def kl_div(
         )
     elif reduction != "batchmean":
         _reduction(reduction)
+    refuse_complex(RuntimeError("kl_div: Complex inputs not supported."), input, target)
     if log_target:
         loss = exp(target) * (target - input)
     else:  # xlogy(target, target) - target * input, with 0 log 0 = 0

@@ -24,6 +24,7 @@ from .._tensor import Tensor
 from ._inplace import _scalar_name as _name
 from ._inplace import apply_inplace
 from ._registry import Op, defop
+from ._util import refuse_complex
 
 # Also exported: in-place forms torch has as functions (torch.relu_, torch.exp_, ...) and those
 # Tensor's augmented assignments (`x += y`, ...) call as `ops.add_`, ...
@@ -92,6 +93,14 @@ __all__ = [
     "greater_equal",
     "gt",
     "imag",
+    "conj",
+    "conj_physical",
+    "resolve_conj",
+    "resolve_neg",
+    "sgn",
+    "angle",
+    "complex",
+    "polar",
     "isclose",
     "isfinite",
     "isinf",
@@ -166,7 +175,8 @@ __all__ = [
 TENSOR_METHODS = [
     name
     for name in __all__
-    if name not in ("to_dtype", "real", "imag", "where", "equal", "allclose", "isclose")
+    if name
+    not in ("to_dtype", "real", "imag", "where", "equal", "allclose", "isclose", "complex", "polar")
 ] + [
     "to_dtype", "equal", "allclose", "isclose",
     "add_", "sub_", "subtract_", "mul_", "multiply_", "div_", "divide_", "true_divide_",
@@ -366,6 +376,7 @@ def _check_int_div(kernel: str, x, y) -> np.dtype:
 
 
 def _floor_div_fwd(x, y):
+    refuse_complex("div_floor_cpu", x, y)
     _check_int_div("div_floor_cpu", x, y)
     return np.floor_divide(x, y)  # NumPy's float floor division is torch's div_floor_floating
 
@@ -374,6 +385,7 @@ def _floor_div_fwd(x, y):
 def _div_mode(x, y, rounding_mode):
     if rounding_mode == "floor":
         return _floor_div_fwd(x, y)
+    refuse_complex("div_trunc_cpu", x, y)
     if _check_int_div("div_trunc_cpu", x, y).kind in "iu":
         q = np.floor_divide(x, y)
         return q + ((q < 0) & (q * y != x))  # C's truncating division from floor division
@@ -421,6 +433,7 @@ floor_divide.__doc__ = "input // other, rounding down (Python's floor division).
 
 
 def _remainder_fwd(x, y):
+    refuse_complex("remainder_cpu", x, y)
     _check_int_div("remainder_cpu", x, y)
     # Matches torch: fmod, then shifted by y when the signs differ. np.remainder gives -0.0
     # for remainder(4., -2.), torch +0.0.
@@ -481,9 +494,18 @@ _pow_scalar.defvjp_np(
     lambda g, out, x, y: np.zeros_like(g) if y == 0 else g * (y * x ** (y - 1)),
 )
 _pow_scalar.defjvp_elementwise()
+
+
+def _nonneg(y: Tensor) -> Tensor:
+    """y >= 0; for complex y, a real y >= 0 (torch's pow_backward_exponent condition)."""
+    if y.dtype.is_complex:
+        return logical_and(imag(y) == 0, real(y) >= 0)
+    return y >= 0
+
+
 _pow_tensor = _pointwise("PowBackward1", promote=True)(_pow_fwd).defvjp(
     lambda g, out, x, y: where(y == 0, 0.0, g * (y * x ** (y - 1))),
-    lambda g, out, x, y: g * where((x == 0) & (y >= 0), 0.0, out * log(x.to(out.dtype))),
+    lambda g, out, x, y: g * where((x == 0) & _nonneg(y), 0.0, out * log(x.to(out.dtype))),
 )
 _pow_tensor.defjvp_elementwise()
 
@@ -496,7 +518,7 @@ def _log_scalar(b: float) -> float:
 _pow_base = _pointwise("PowBackward2", promote=True)(_pow_fwd).defvjp(
     None,
     lambda g, out, x, y: (
-        g * (where(y >= 0, 0.0, out * -math.inf) if x == 0 else out * _log_scalar(x))
+        g * (where(_nonneg(y), 0.0, out * -math.inf) if x == 0 else out * _log_scalar(x))
     ),
 )
 _pow_base.defjvp_elementwise()
@@ -536,10 +558,18 @@ def abs(x):
     return np.abs(x)
 
 
-# Matches torch: grad * sgn(x), so the subgradient at 0 is 0.
-abs.defvjp(lambda g, out, x: g * sign(x))
-abs.defjvp_elementwise()
+# Matches torch: grad * sgn(x) (x / |x| for complex x), so the subgradient at 0 is 0.
+abs.defvjp(lambda g, out, x: g * sgn(x)).complex_rules(jvp=True)
+# d|z| = Re(conj(sgn z) dz); t * sign(x) for real x.
+abs.defjvp(lambda t, out, x: real(conj(sgn(x)) * t) if x.dtype.is_complex else t * sgn(x))
 absolute = abs
+
+
+_SIGN_COMPLEX = NotImplementedError(
+    "Unlike NumPy, torch.sign is not intended to support complex numbers. Please use "
+    "torch.sgn instead."
+)
+_CLAMP_COMPLEX = NotImplementedError("clamp is not supported for complex types")
 
 
 @_pointwise("Sign")
@@ -547,6 +577,7 @@ def sign(x):
     """-1, 0 or 1 by the sign of input (bool stays bool)."""
     if x.dtype == np.bool_:
         return x.copy()
+    refuse_complex(_SIGN_COMPLEX, x)
     # Matches torch: sign(nan) == 0 (np.sign gives nan) and sign(-0.) == 0.
     return (x > 0).astype(x.dtype) - (x < 0).astype(x.dtype)
 
@@ -633,9 +664,16 @@ arcsin, arccos, arctan = asin, acos, atan
 # math.erf is the platform libm's (correctly rounded to ~1 ulp, as torch's Sleef erf); NumPy
 # has no erf ufunc.
 _erf_scalar = np.frompyfunc(math.erf, 1, 1)
+
+
+def _erf(x):
+    refuse_complex("erf_vml_cpu", x)
+    return np.asarray(_erf_scalar(x), dtype=x.dtype)
+
+
 erf = _unary(
     "erf",
-    lambda x: np.asarray(_erf_scalar(x), dtype=x.dtype),
+    _erf,
     lambda g, out, x: 1.1283791670955126 * exp(-(x**2)) * g,  # 2 / sqrt(pi)
     "The Gauss error function.",
 )
@@ -643,6 +681,7 @@ erf = _unary(
 
 @_pointwise("Atan2", promote=True, float_op=True)
 def _atan2(x, y):
+    refuse_complex("atan2_cpu", x, y)
     return np.arctan2(x, y)
 
 
@@ -677,6 +716,7 @@ def relu(x):
     """max(input, 0), keeping integer dtypes."""
     if x.dtype == np.bool_:
         raise RuntimeError("Boolean inputs not supported for relu")
+    refuse_complex(_CLAMP_COMPLEX, x)  # (torch's relu is a clamp)
     return np.maximum(x, x.dtype.type(0))
 
 
@@ -707,6 +747,10 @@ def _rounding(name: str, fn: Callable, doc: str) -> Op:
     def fwd(x):
         if x.dtype == np.bool_:
             raise _kernel_error(f"{name}_vml_cpu", x.dtype)
+        if x.dtype.kind == "c":
+            if name == "round":
+                raise _kernel_error("round_vml_cpu", x.dtype)
+            raise NotImplementedError(f"{name} is not supported for complex inputs")
         return fn(x) if x.dtype.kind == "f" else x.copy()
 
     return _unary(name, fwd, lambda g, out, x: _zeros_like(g), doc, float_op=False)
@@ -749,6 +793,7 @@ frac.defjvp_elementwise()
 
 # ---- selection: clamp, maximum, minimum, where ----
 def _clamp_fwd(x, lo, hi):
+    refuse_complex(_CLAMP_COMPLEX, x, lo, hi)
     # Matches torch: min(max(x, lo), hi), so nan propagates and lo > hi gives hi everywhere.
     if lo is not None:
         x = np.maximum(x, lo)
@@ -816,11 +861,15 @@ clip = clamp
 
 def clamp_min(input: Tensor, min: Tensor | float) -> Tensor:
     """max(input, min)."""
+    if isinstance(min, Tensor):
+        refuse_complex("maximum_cpu", input, min)
     return _clamp_call(_clamp_min_t if isinstance(min, Tensor) else _clamp_min_s, input, min, None)
 
 
 def clamp_max(input: Tensor, max: Tensor | float) -> Tensor:
     """min(input, max)."""
+    if isinstance(max, Tensor):
+        refuse_complex("minimum_cpu", input, max)
     return _clamp_call(_clamp_max_t if isinstance(max, Tensor) else _clamp_max_s, input, None, max)
 
 
@@ -829,14 +878,23 @@ def _extremum_grad(g, x, y, loses):
     return where(loses, 0.0, where(x == y, g / 2, g))
 
 
-_maximum = _pointwise("Maximum", promote=True)(np.maximum).defvjp(
+def _extremum_fwd(name: str, fn: Callable) -> Callable:
+    def fwd(x, y):
+        refuse_complex(RuntimeError(f"{name} not implemented for complex tensors."), x, y)
+        return fn(x, y)
+
+    fwd.__name__ = fwd.__qualname__ = f"_{name}"
+    return fwd
+
+
+_maximum = _pointwise("Maximum", promote=True)(_extremum_fwd("maximum", np.maximum)).defvjp(
     lambda g, out, x, y: _extremum_grad(g, x, y, x < y),
     lambda g, out, x, y: _extremum_grad(g, x, y, x > y),
 )
 _maximum.defjvp_elementwise()
 
 
-_minimum = _pointwise("Minimum", promote=True)(np.minimum).defvjp(
+_minimum = _pointwise("Minimum", promote=True)(_extremum_fwd("minimum", np.minimum)).defvjp(
     lambda g, out, x, y: _extremum_grad(g, x, y, x > y),
     lambda g, out, x, y: _extremum_grad(g, x, y, x < y),
 )
@@ -885,12 +943,16 @@ def where(
 
 
 # ---- comparison and logic (never differentiable) ----
-def _predicate(name: str, fn: Callable, doc: str, tensors_only: bool = False) -> Callable:
+def _predicate(
+    name: str, fn: Callable, doc: str, tensors_only: bool = False, ordered: bool = False
+) -> Callable:
     """A non-differentiable op with a bool result. Matches torch: operands, Python scalars
     included, are converted to their common dtype first (the registry's `promote`), so
-    uint8 < -1 compares with 255."""
+    uint8 < -1 compares with 255. `ordered` comparisons refuse complex operands, as torch's."""
 
     def fwd(*xs):
+        if ordered:
+            refuse_complex(f"{name}_cpu", *xs)
         return fn(*xs)
 
     fwd.__name__ = fwd.__qualname__ = name
@@ -909,10 +971,10 @@ def _predicate(name: str, fn: Callable, doc: str, tensors_only: bool = False) ->
 
 eq = _predicate("eq", np.equal, "input == other, elementwise (bool).")
 ne = _predicate("ne", np.not_equal, "input != other, elementwise (bool).")
-lt = _predicate("lt", np.less, "input < other, elementwise (bool).")
-le = _predicate("le", np.less_equal, "input <= other, elementwise (bool).")
-gt = _predicate("gt", np.greater, "input > other, elementwise (bool).")
-ge = _predicate("ge", np.greater_equal, "input >= other, elementwise (bool).")
+lt = _predicate("lt", np.less, "input < other, elementwise (bool).", ordered=True)
+le = _predicate("le", np.less_equal, "input <= other, elementwise (bool).", ordered=True)
+gt = _predicate("gt", np.greater, "input > other, elementwise (bool).", ordered=True)
+ge = _predicate("ge", np.greater_equal, "input >= other, elementwise (bool).", ordered=True)
 greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
 
 logical_and = _predicate("logical_and", np.logical_and, "Elementwise AND of truth values.", True)
@@ -1000,7 +1062,7 @@ def to_dtype(input: Tensor, dtype: _dtype.dtype) -> Tensor:
     return _to_dtype(input if dtype._cat >= 2 else input.detach(), dtype=dtype)
 
 
-@_pointwise("Real")
+@_pointwise("SelectBackward0")  # (torch: a select of view_as_real)
 def _real(x):
     return np.real(x).copy()
 
@@ -1009,7 +1071,7 @@ _real.defvjp(lambda g, out, x: g)
 _real.defjvp_linear()
 
 
-@_pointwise("Imag")
+@_pointwise("SelectBackward0")  # (torch: a select of view_as_real)
 def _imag(x):
     return np.imag(x).copy()
 
@@ -1027,6 +1089,163 @@ def imag(input: Tensor) -> Tensor:
     if not input.dtype.is_complex:
         raise RuntimeError("imag is not implemented for tensors with non-complex dtypes.")
     return _imag(input)
+
+
+# ---- complex numbers: the non-holomorphic ops, whose rules are written for complex z --------
+# (With L real and g = dL/dRe w + i dL/dIm w for w = f(z), torch's gradient is
+# g * conj(df/dz) + conj(g) * df/dconj(z).)
+_real.complex_rules(jvp=True)
+_imag.complex_rules(jvp=True).defjvp_linear()
+
+
+@_pointwise("Conj")
+def _conj(x):
+    return np.conj(x)
+
+
+@_pointwise("ConjPhysical")
+def _conj_physical(x):
+    return np.conj(x)
+
+
+_conj.defvjp(lambda g, out, x: conj(g)).complex_rules(jvp=True).defjvp_linear()
+_conj_physical.defvjp(lambda g, out, x: conj_physical(g)).complex_rules(jvp=True)
+_conj_physical.defjvp_linear()
+
+
+def conj(input: Tensor) -> Tensor:
+    """The complex conjugate; a real tensor is returned as it is (as in torch). ember has no
+    lazy conjugate bit: the result is computed (torch's is a view that resolves later)."""
+    return _conj(input) if input.dtype.is_complex else input
+
+
+def conj_physical(input: Tensor) -> Tensor:
+    """The complex conjugate, computed; a real tensor is returned as it is."""
+    return _conj_physical(input) if input.dtype.is_complex else input
+
+
+def resolve_conj(input: Tensor) -> Tensor:
+    """input itself: ember computes conjugates eagerly, so there is no bit to resolve."""
+    return input
+
+
+resolve_neg = resolve_conj
+
+
+@_pointwise("Sgn")
+def _sgn(x):
+    if x.dtype.kind != "c":
+        return sign.fwd(x)
+    a = np.abs(x)
+    return np.where(a == 0, 0, x / np.where(a == 0, 1, a)).astype(x.dtype)
+
+
+def _sgn_grad(g: Tensor, out: Tensor, x: Tensor) -> Tensor:
+    # s = z / |z|: (g - s Re(conj(s) g)) / |z|, and 0 where z = 0 (torch's sgn_backward).
+    if not x.dtype.is_complex:
+        return _zeros_like(g)
+    a = abs(x)
+    r = (g - out * real(conj(out) * g)) / where(a == 0, 1.0, a)
+    return where(a == 0, 0.0, r)
+
+
+_sgn.defvjp(_sgn_grad).complex_rules(jvp=True)
+_sgn.defjvp(_sgn_grad)  # (the same map: (t - s Re(conj(s) t)) / |z| is self-adjoint)
+
+
+def sgn(input: Tensor) -> Tensor:
+    """z / |z| for complex input (0 at 0); sign(input) for real input."""
+    return _sgn(input)
+
+
+@_pointwise("Angle", float_op=True)
+def _angle(x):
+    if x.dtype.kind == "c":
+        return np.angle(x)
+    # Matches torch: pi for negative numbers, 0 otherwise, nan stays nan.
+    return np.where(x < 0, np.pi, np.where(np.isnan(x), x, 0)).astype(x.dtype)
+
+
+def _angle_grad(g: Tensor, out: Tensor, x: Tensor) -> Tensor:
+    # angle = Im log z: i g z / |z|^2, and 0 at z = 0 (torch's angle_backward).
+    if not x.dtype.is_complex:
+        return _zeros_like(g)
+    a2 = real(x * conj(x))
+    return where(a2 == 0, 0.0, g * x / where(a2 == 0, 1.0, a2) * 1j)
+
+
+def _angle_jvp(t: Tensor, out: Tensor, x: Tensor) -> Tensor:
+    # d angle = Im(dz / z) = Im(conj(z) dz) / |z|^2, 0 at z = 0.
+    if not x.dtype.is_complex:
+        return _zeros_like(t)
+    a2 = real(x * conj(x))
+    return where(a2 == 0, 0.0, imag(conj(x) * t) / where(a2 == 0, 1.0, a2))
+
+
+_angle.defvjp(_angle_grad).complex_rules(jvp=True).mark_frees_all()  # (torch saves self)
+_angle.defjvp(_angle_jvp)
+
+
+def angle(input: Tensor) -> Tensor:
+    """The argument of each element in radians (0 or pi for real input)."""
+    return _angle(input)
+
+
+def _check_parts(name: str, a: Tensor, b: Tensor) -> None:
+    _check_tensor(name, a)
+    _check_tensor(name, b)
+    if a.dtype._cat != 2 or b.dtype._cat != 2:
+        raise RuntimeError(
+            "Expected both inputs to be Half, Float or Double tensors but got "
+            f"{_name(a.dtype)} and {_name(b.dtype)}"
+        )
+    if a.dtype is not b.dtype:
+        raise RuntimeError(
+            f"Expected object of scalar type {_name(a.dtype)} but got scalar type "
+            f"{_name(b.dtype)} for second argument"
+        )
+
+
+@_pointwise("Complex")
+def _complex(re, im):
+    return re + 1j * im  # (a Python complex is weak: float32 parts give complex64)
+
+
+_complex.defvjp(lambda g, out, re, im: real(g), lambda g, out, re, im: imag(g)).complex_rules(
+    jvp=True
+)
+_complex.defjvp_linear()
+
+
+def complex(real: Tensor, imag: Tensor) -> Tensor:
+    """The complex tensor real + i imag (float32 parts give complex64, float64 complex128)."""
+    _check_parts("complex", real, imag)
+    return _complex(real, imag)
+
+
+@_pointwise("Polar")
+def _polar(r, theta):
+    return r * np.cos(theta) + 1j * (r * np.sin(theta))
+
+
+# z = r e^(i theta): dL/dr = Re(conj(g) e^(i theta)), dL/dtheta = Re(conj(g) i z). Matches
+# torch's polar_backward, which writes e^(i theta) as sgn(z): for r <= 0 (outside polar's
+# domain) that flips the sign or gives 0.
+_polar.defvjp(
+    lambda g, out, r, theta: real(conj(g) * sgn(out)),
+    lambda g, out, r, theta: real(conj(g) * out * 1j),
+).complex_rules(jvp=True)
+# dz = e^(i theta) dr + i z dtheta (torch's forward formula, with cos and sin).
+_polar.defjvp(
+    lambda t, out, r, theta: t * complex(cos(theta), sin(theta)),
+    lambda t, out, r, theta: t * out * 1j,
+)
+
+
+def polar(abs: Tensor, angle: Tensor) -> Tensor:
+    """The complex tensor abs * (cos(angle) + i sin(angle))."""
+    _check_parts("polar", abs, angle)
+    return _polar(abs, angle)
 
 
 @_pointwise("ZeroBackward0")
@@ -1114,7 +1333,16 @@ add_, sub_, mul_, div_ = _inplace(add), _inplace(sub), _inplace(mul), _inplace(d
 subtract_, multiply_, divide_, true_divide_ = sub_, mul_, div_, _inplace(true_divide)
 floor_divide_ = _inplace(_not_implemented("floor_divide_", _floor_div_fwd, promote=True))
 remainder_, pow_ = _inplace(remainder), _inplace(pow)
-neg_, abs_, sign_, reciprocal_ = _inplace(neg), _inplace(abs), _inplace(sign), _inplace(reciprocal)
+neg_, sign_, reciprocal_ = _inplace(neg), _inplace(sign), _inplace(reciprocal)
+_abs_ = _inplace(abs, "abs_")
+
+
+def abs_(input: Tensor) -> Tensor:
+    """In-place abs (torch refuses it for complex tensors: |z| is real)."""
+    refuse_complex(RuntimeError("In-place abs is not supported for complex tensors."), input)
+    return _abs_(input)
+
+
 negative_, absolute_, square_ = neg_, abs_, _inplace(square)
 exp_, log_, log1p_, expm1_ = _inplace(exp), _inplace(log), _inplace(log1p), _inplace(expm1)
 log2_, log10_, sqrt_, rsqrt_ = _inplace(log2), _inplace(log10), _inplace(sqrt), _inplace(rsqrt)

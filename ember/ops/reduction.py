@@ -28,8 +28,8 @@ from .. import _dtype
 from .._tensor import Tensor
 from ._inplace import _scalar_name
 from ._registry import defop
-from ._util import wrap_dim, wrap_dims
-from .pointwise import abs, exp, maximum, minimum, sign, where
+from ._util import refuse_complex, wrap_dim, wrap_dims
+from .pointwise import abs, exp, maximum, minimum, sgn, sign, where
 from .shape import expand, reshape, unsqueeze
 
 __all__ = [
@@ -343,8 +343,10 @@ def _extreme(name: str, input: Tensor, dim, keepdim: bool, other, ops: tuple):
     if other is not None or isinstance(dim, Tensor):
         return pair(input, dim if other is None else other)
     if dim is None:
+        refuse_complex(f"{name}_all", input)
         _check_extent(name, input, (), True)
         return full_op(input)
+    refuse_complex(RuntimeError(f"{name}(): does not support complex input"), input)
     d = wrap_dim(dim, input.ndim)
     _check_extent(name, input, (d,) if input.ndim else (), False)
     return result(*dim_op(input, dim=d, keepdim=keepdim))
@@ -380,6 +382,7 @@ _amin.defvjp(lambda g, out, x, axes, keepdim: _ties(g, out, x, axes, keepdim))
 
 def amax(input: Tensor, dim: Dim = (), keepdim: bool = False) -> Tensor:
     """Largest values over `dim` (every dim by default); ties share the gradient evenly."""
+    refuse_complex("max_values_cpu", input)
     axes = _axes(input, dim)
     _check_extent("amax", input, axes, _every(dim))
     return _amax(input, axes=axes, keepdim=keepdim)
@@ -387,6 +390,7 @@ def amax(input: Tensor, dim: Dim = (), keepdim: bool = False) -> Tensor:
 
 def amin(input: Tensor, dim: Dim = (), keepdim: bool = False) -> Tensor:
     """Smallest values over `dim` (every dim by default); ties share the gradient evenly."""
+    refuse_complex("min_values_cpu", input)
     axes = _axes(input, dim)
     _check_extent("amin", input, axes, _every(dim))
     return _amin(input, axes=axes, keepdim=keepdim)
@@ -395,6 +399,7 @@ def amin(input: Tensor, dim: Dim = (), keepdim: bool = False) -> Tensor:
 def _arg(name: str, fn, input: Tensor, dim: int | None, keepdim: bool) -> Tensor:
     if input.dtype._cat == 0:
         raise RuntimeError(f"{name}(): does not support bool input")
+    refuse_complex(RuntimeError(f"{name}(): does not support complex input"), input)
     if dim is None:
         if input.numel() == 0:
             raise IndexError(
@@ -453,22 +458,22 @@ def _norm_grad(g, out, x, ord, axes, keepdim):
     if ord == 0:
         return None
     if math.isinf(ord):
-        return sign(x) * _ties(g, out, Tensor._make(np.abs(x._data)), axes, keepdim, nan=True)
+        return sgn(x) * _ties(g, out, Tensor._make(np.abs(x._data)), axes, keepdim, nan=True)
     g, out = _unreduce(g, x.shape, axes, keepdim), _unreduce(out, x.shape, axes, keepdim)
     if ord == 1:
-        return sign(x) * g
+        return sgn(x) * g
     if ord == 2:
         return g * _masked_div(x, out)
     if ord < 1:
         zero = Tensor._make(x._data == 0)  # |x| ** (ord - 1) is infinite there: torch masks it
-        return sign(x) * where(zero, 0.0, abs(x) ** (ord - 1)) * g * out ** (1 - ord)
-    scaled = sign(x) * abs(x) ** (ord - 1) if ord < 2 else x * abs(x) ** (ord - 2)
+        return sgn(x) * where(zero, 0.0, abs(x) ** (ord - 1)) * g * out ** (1 - ord)
+    scaled = sgn(x) * abs(x) ** (ord - 1) if ord < 2 else x * abs(x) ** (ord - 2)
     return scaled * _masked_div(g, out ** (ord - 1))
 
 
 _vector_norm.defvjp(
     lambda g, out, x, ord, axes, keepdim, dtype: _norm_grad(g, out, x, ord, axes, keepdim)
-)
+).complex_rules()  # (|z| is not holomorphic: sgn(z) = z / |z| is its gradient)
 _vector_norm.defjvp(
     lambda t, out, x, ord, axes, keepdim, dtype: _norm_jvp(t, out, x, ord, axes, keepdim)
 )
@@ -553,12 +558,14 @@ def _moments(x: np.ndarray, axes: tuple, correction: float, keepdim: bool) -> tu
     dof = n - correction
     m = np.add.reduce(x, axis=axes, keepdims=True) / n
     dev = x - m
-    v = np.add.reduce(dev * dev, axis=axes, keepdims=keepdim) / builtins.max(dof, 0)
+    sq = dev.real * dev.real + dev.imag * dev.imag if dev.dtype.kind == "c" else dev * dev
+    v = np.add.reduce(sq, axis=axes, keepdims=keepdim) / builtins.max(dof, 0)  # (real)
     return v, m if keepdim else m.reshape(v.shape)
 
 
 def _var_grad(g: Tensor | None, x: Tensor, axes: tuple, correction: float, keepdim: bool):
-    """torch's var_backward: 2 / (n - correction) * g * (x - mean)."""
+    """torch's var_backward: 2 / (n - correction) * g * (x - mean), for complex x too (the
+    variance sums |x - mean|^2, whose gradient is 2 (x - mean): the rules read x as it is)."""
     if g is None:
         return None
     dof = _count(x.shape, axes) - correction
@@ -627,6 +634,8 @@ _std_mean.defvjp(
         _mean_grad(g[1], x, axes, keepdim),
     )
 )
+for _op in (_var, _std, _var_mean, _std_mean):
+    _op.complex_rules()
 
 
 def _moment_op(name, op, input, dim, unbiased, keepdim, correction):
@@ -753,7 +762,7 @@ def _softmax_input(name: str, input: Tensor, dim: int, dtype) -> tuple:
     if dtype is not None:
         input = input.to(dtype)  # Matches torch: cast first (ToCopyBackward0 in the graph)
     d = wrap_dim(dim, input.ndim)
-    if input.dtype._cat < 2:
+    if input.dtype._cat != 2:
         kernel = f"{name}_lastdim_kernel_impl" if d == input.ndim - 1 else f"{name}_kernel_impl"
         raise NotImplementedError(f"\"{kernel}\" not implemented for '{_scalar_name(input.dtype)}'")
     return input, (d,) if input.ndim else ()
