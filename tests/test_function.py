@@ -280,3 +280,52 @@ def test_saved_output_survives_until_backward():
         warnings.simplefilter("error")
         x2, y2 = y.grad_fn.saved_tensors
     assert y2.grad_fn is y.grad_fn and y2.tolist() == [2.0, 4.0]
+
+
+def _square_fns(m):
+    class Square(m.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, scale):
+            ctx.save_for_backward(x)
+            ctx.scale = scale
+            return x * x * scale
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return 2 * x * g * ctx.scale, None
+
+    class SquareJvp(Square):
+        @staticmethod
+        def forward(ctx, x, scale):
+            ctx.x, ctx.scale = x, scale
+            return x * x * scale
+
+        @staticmethod
+        def jvp(ctx, t, t_scale):
+            assert t_scale is None  # (not a tensor: torch passes None)
+            return 3 * ctx.x * t * ctx.scale  # deliberately not 2x: the user's rule is used
+
+    return Square, SquareJvp
+
+
+@pytest.mark.parametrize("with_jvp", [False, True])
+def test_function_under_forward_mode_matches_torch(with_jvp):
+    """A custom Function in forward mode: torch's NotImplementedError without a jvp
+    staticmethod; with one, the outputs' tangents are what it returns."""
+    import torch
+
+    res = {}
+    for m in (ember, torch):
+        fn = _square_fns(m)[with_jvp]
+        fwd = m.autograd.forward_ad
+        x = m.tensor([1.0, -2.0, 0.5], dtype=m.float64)
+        try:
+            with fwd.dual_level():
+                y = fn.apply(fwd.make_dual(x, m.ones(3, dtype=m.float64)), 2.0)
+                p, t = fwd.unpack_dual(y)
+                res[m] = ("ok", p.tolist(), t.tolist())
+        except NotImplementedError as e:
+            res[m] = ("raise", str(e))
+    assert res[ember] == res[torch]
+    assert res[torch][0] == ("ok" if with_jvp else "raise")

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .._tensor import Tensor
+from . import forward_ad
 from ._where import site
 from .grad_mode import STATE, no_grad
 from .graph import Node, _seq, accumulator
@@ -210,7 +211,8 @@ class Function(metaclass=_FunctionMeta):
     @staticmethod
     def jvp(ctx: Any, *grad_inputs: Any) -> Any:
         raise NotImplementedError(
-            "ember has no forward-mode AD yet: Function.jvp is not supported (issue: forward_ad)"
+            "You must implement the jvp function for custom autograd.Function to use it with "
+            "forward mode AD."
         )
 
     setup_context = None  # torch 2 style: forward(*args) plus setup_context(ctx, inputs, output)
@@ -219,18 +221,49 @@ class Function(metaclass=_FunctionMeta):
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
         node = cls._backward_cls()
         node.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
-        with no_grad():
-            if cls.setup_context is None:
-                outputs = cls.forward(node, *args, **kwargs)
-            else:
-                outputs = cls.forward(*args, **kwargs)
-                cls.setup_context(node, args, outputs)
-        single = not isinstance(outputs, tuple)
-        outs = (outputs,) if single else outputs
-        if not (STATE.enabled and any(node.needs_input_grad)):
-            return outputs
-        outs = _connect(node, args, outs)
+        level = STATE.fw_level
+        tangents = [forward_ad.tangent_of(a) for a in args] if level else ()
+        dual = any(t is not None for t in tangents)
+        if dual and cls.jvp is Function.jvp:  # (torch checks before running forward)
+            Function.jvp(node)
+        STATE.fw_level = 0  # forward computes primals only; a dual input's tangent is jvp's
+        try:
+            with no_grad():
+                if cls.setup_context is None:
+                    outputs = cls.forward(node, *args, **kwargs)
+                else:
+                    outputs = cls.forward(*args, **kwargs)
+                    cls.setup_context(node, args, outputs)
+            single = not isinstance(outputs, tuple)
+            outs = (outputs,) if single else outputs
+            if STATE.enabled and any(node.needs_input_grad):
+                outs = _connect(node, args, outs)
+            if dual:
+                _set_tangents(cls, node, args, tangents, outs, level)
+        finally:
+            STATE.fw_level = level
         return outs[0] if single else outs
+
+
+def _set_tangents(cls, node, args: tuple, tangents: list, outs: tuple, level) -> None:
+    """Forward mode: the user's jvp(ctx, *input tangents) gives the outputs' tangents (zeros
+    for tensor inputs without one, None for other arguments, as torch passes them)."""
+    from .. import zeros_like
+
+    given = [
+        (zeros_like(a) if t is None else t) if isinstance(a, Tensor) else None
+        for a, t in zip(args, tangents)
+    ]
+    result = cls.jvp(node, *given)
+    result = result if isinstance(result, tuple) else (result,)
+    if len(result) != len(outs):
+        raise RuntimeError(
+            f"function {cls.__name__} jvp returned an incorrect number of tangents "
+            f"(expected {len(outs)}, got {len(result)})"
+        )
+    for o, t in zip(outs, result):
+        if isinstance(o, Tensor) and t is not None and (o.is_floating_point() or o.is_complex()):
+            o._fw_grad = (level, t)
 
 
 def _connect(node: BackwardCFunction, args: tuple, outs: tuple) -> tuple:
