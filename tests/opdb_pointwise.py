@@ -440,6 +440,15 @@ CONVERSIONS = [
         fn=lambda m, r, t: m.imag(m.polar(r, t) * m.complex(t, r)),
     ),
     OpInfo(
+        "view_as_complex",
+        lambda rng: [
+            Sample((rand(rng, 3, 4),), name="2d"),
+            Sample((noncontig(rand(rng, 4, 2)),), name="noncontig"),
+            Sample((rand(rng, 2),), name="1d"),
+        ],
+        fn=lambda m, x: m.view_as_real(m.view_as_complex(x.reshape(-1, 2)) ** 2),
+    ),
+    OpInfo(
         "complex-sgn-angle",
         binary(nonzero, nonzero, scalar=None),
         fn=lambda m, x, y: m.angle(m.complex(x, y)) + m.real(m.sgn(m.complex(x, y)) * 1j),

@@ -399,3 +399,20 @@ def test_complex_jvp_refused_where_not_written():
     z = ember.from_numpy(_z(np.random.default_rng(1), 4))
     with pytest.raises(NotImplementedError, match="forward-mode AD of _var for complex"):
         ember.func.jvp(lambda z: z.var(), (z,), (z,))
+
+
+def test_view_as_real_and_complex_are_views():
+    """view_as_real / view_as_complex share memory and the version counter with their input,
+    as torch's; a recorded in-place op through one raises rather than differentiate wrong."""
+    for m in (ember, torch):
+        x = m.zeros(3, 2, dtype=m.float64)
+        c = m.view_as_complex(x)
+        x[1, 1] = 5.0
+        assert c[1].item() == 5j
+        r = m.view_as_real(c)
+        r[2, 0] = 7.0
+        assert x[2, 0].item() == 7.0
+        assert c._version == x._version == r._version
+    z = ember.tensor([1 + 2j, 3j], requires_grad=True) * 1
+    with pytest.raises(NotImplementedError, match="view_as_real"):
+        ember.view_as_real(z).mul_(2)

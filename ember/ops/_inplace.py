@@ -99,7 +99,9 @@ def _view_geometry(view: Tensor) -> tuple:
     if geometry is None:
         raise NotImplementedError(
             "ember cannot differentiate an in-place operation on a view of a tensor whose own "
-            "memory is not contiguous; clone() the base first or apply the op out of place."
+            "memory is not contiguous, or on a view that reads it as another dtype "
+            "(view_as_real, view_as_complex); clone() the base first or apply the op out of "
+            "place."
         )
     return geometry
 

@@ -60,6 +60,8 @@ __all__ = [
     "unbind",
     "unflatten",
     "unsqueeze",
+    "view_as_complex",
+    "view_as_real",
     "vstack",
 ]  # fmt: skip
 TENSOR_METHODS = [
@@ -1070,9 +1072,10 @@ def as_strided_scatter(
 
 def view_geometry(base: Tensor, view: Tensor) -> tuple | None:
     """(size, stride, offset) of `view` inside `base`'s row-major elements, or None when base's
-    memory is not C-contiguous (then ember cannot replay the view)."""
+    memory is not C-contiguous or the view reads it as another dtype (view_as_real: then ember
+    cannot replay the view)."""
     b, v = base._data, view._data
-    if not b.flags.c_contiguous:
+    if not b.flags.c_contiguous or b.dtype != v.dtype:
         return None
     item = b.itemsize
     start = v.__array_interface__["data"][0] - b.__array_interface__["data"][0]
@@ -1083,3 +1086,51 @@ def replay_view(base: Tensor, geometry: tuple):
     """The grad_fn of `base`'s strided window (torch's AsStridedBackward0 view replay)."""
     size, stride, offset = geometry
     return _as_strided(base, size=size, stride=stride, offset=offset)._grad_fn
+
+
+# ---- complex <-> (re, im) pairs: views that reinterpret the memory --------------------------
+@defop("ViewAsReal")
+def _view_as_real(x):
+    return x[..., np.newaxis].view(x.real.dtype)  # (a size-1 last axis may change dtype)
+
+
+@defop("ViewAsComplex")
+def _view_as_complex(x):
+    return x.view(np.result_type(x.dtype, np.complex64))[..., 0]
+
+
+_view_as_real.defvjp(lambda g, out, x: view_as_complex(g.contiguous())).complex_rules(jvp=True)
+_view_as_real.defjvp_linear()
+_view_as_complex.defvjp(lambda g, out, x: view_as_real(g)).complex_rules(jvp=True)
+_view_as_complex.defjvp_linear()
+
+
+def view_as_real(input: Tensor) -> Tensor:
+    """A complex tensor as a real view with a trailing (re, im) dim of size 2."""
+    if not input.dtype.is_complex:
+        raise RuntimeError("view_as_real is only supported for complex tensors")
+    return _view(_view_as_real(input), input)
+
+
+def view_as_complex(input: Tensor) -> Tensor:
+    """A real tensor whose last dim holds (re, im) pairs, as a complex view without it."""
+    from ._inplace import _scalar_name
+
+    if input.dtype._cat != 2:
+        raise RuntimeError(
+            "view_as_complex is only supported for half, float and double tensors, but got a "
+            f"tensor of scalar type: {_scalar_name(input.dtype)}"
+        )
+    if input.ndim == 0 or input.shape[-1] != 2:
+        raise RuntimeError("Tensor must have a last dimension of size 2")
+    d = input._data
+    item = d.itemsize
+    if d.strides[-1] != item:
+        raise RuntimeError("Tensor must have a last dimension with stride 1")
+    if any(st % (2 * item) for st, n in zip(d.strides[:-1], d.shape[:-1]) if n > 1):
+        raise RuntimeError("Tensor must have a stride divisible by 2 for all but last dimension")
+    base = input._base._data if input._base is not None else d
+    offset = d.__array_interface__["data"][0] - base.__array_interface__["data"][0]
+    if offset % (2 * item):
+        raise RuntimeError("Tensor must have a storage_offset divisible by 2")
+    return _view(_view_as_complex(input), input)
