@@ -17,7 +17,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from test_ops import CASES, _call, _flat, _rng
+from test_ops import CASES, _call, _flat, _leaves, _rng
 
 import ember
 
@@ -57,11 +57,6 @@ def _inputs(m, op, sample, requires_grad=True, dtype=np.complex128):
         tuple(_to(m, a, i, sample, requires_grad) for i, a in enumerate(args)),
         {k: _to(m, v, k, sample, requires_grad) for k, v in kwargs.items()},
     )
-
-
-def _leaves(args, kwargs) -> list:
-    flat = _flat(list(args)) + _flat(list(kwargs.values()))
-    return [t for t in flat if hasattr(t, "requires_grad") and t.requires_grad]
 
 
 def _np(t) -> np.ndarray:

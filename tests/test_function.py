@@ -283,28 +283,19 @@ def test_saved_output_survives_until_backward():
 
 
 def _square_fns(m):
-    class Square(m.autograd.Function):
-        @staticmethod
-        def forward(ctx, x, scale):
-            ctx.save_for_backward(x)
-            ctx.scale = scale
-            return x * x * scale
-
-        @staticmethod
-        def backward(ctx, g):
-            (x,) = ctx.saved_tensors
-            return 2 * x * g * ctx.scale, None
+    """_square's Function, and a subclass with a jvp staticmethod."""
+    Square = _square(m)
 
     class SquareJvp(Square):
         @staticmethod
-        def forward(ctx, x, scale):
-            ctx.x, ctx.scale = x, scale
-            return x * x * scale
+        def forward(ctx, x, k):
+            ctx.x, ctx.k = x, k
+            return x * x * k
 
         @staticmethod
-        def jvp(ctx, t, t_scale):
-            assert t_scale is None  # (not a tensor: torch passes None)
-            return 3 * ctx.x * t * ctx.scale  # deliberately not 2x: the user's rule is used
+        def jvp(ctx, t, t_k):
+            assert t_k is None  # (not a tensor: torch passes None)
+            return 3 * ctx.x * t * ctx.k  # deliberately not 2x: the user's rule is used
 
     return Square, SquareJvp
 

@@ -48,17 +48,18 @@ def as_tensor_like(value: Any, like: Tensor) -> Tensor:
     return Tensor._make(np.asarray(value, dtype=_dtype.result_type(value, like).np))
 
 
-def refuse_complex(error: str | Exception, *xs: Any) -> None:
+def refuse_complex(error: str | tuple[type, str], *xs: Any) -> None:
     """Raise torch's error if any of `xs` (arrays or tensors) is complex: ops torch leaves
     real-only (comparisons, clamp, pooling, softmax, ...) must refuse complex input, not order
     complex numbers by NumPy's rules. `error` is the name of torch's kernel (giving its
-    '"kernel" not implemented for 'ComplexDouble'') or the exception torch raises instead."""
+    '"kernel" not implemented for 'ComplexDouble'') or the (exception type, message) torch
+    raises instead; either is built only when raised."""
     for x in xs:
         d = x._data if isinstance(x, Tensor) else x
         dt = getattr(d, "dtype", None)
         if dt is not None and dt.kind == "c":
-            if isinstance(error, Exception):
-                raise error
+            if isinstance(error, tuple):
+                raise error[0](error[1])
             name = "ComplexFloat" if dt == np.complex64 else "ComplexDouble"
             raise NotImplementedError(f"\"{error}\" not implemented for '{name}'")
 

@@ -26,7 +26,7 @@ from ._registry import defop
 from ._saved import type_name
 from ._util import refuse_complex, refuse_complex_grad, wrap_dim
 from .linalg import einsum, matmul
-from .pointwise import erf, exp, relu_, rsqrt, sigmoid, tanh, where
+from .pointwise import CLAMP_COMPLEX, erf, exp, relu_, rsqrt, sigmoid, tanh, where
 from .pointwise import log as _log
 from .pointwise import relu as _relu
 from .reduction import log_softmax as _log_softmax
@@ -347,7 +347,7 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
 
 @defop("Hardtanh")
 def _hardtanh(x, min_val, max_val):
-    refuse_complex(NotImplementedError("clamp is not supported for complex types"), x)
+    refuse_complex(CLAMP_COMPLEX, x)  # (torch's hardtanh is a clamp)
     return np.clip(x, min_val, max_val)
 
 
@@ -1226,7 +1226,7 @@ def kl_div(
         )
     elif reduction != "batchmean":
         _reduction(reduction)
-    refuse_complex(RuntimeError("kl_div: Complex inputs not supported."), input, target)
+    refuse_complex((RuntimeError, "kl_div: Complex inputs not supported."), input, target)
     if log_target:
         loss = exp(target) * (target - input)
     else:  # xlogy(target, target) - target * input, with 0 log 0 = 0

@@ -565,11 +565,12 @@ abs.defjvp(lambda t, out, x: real(conj(sgn(x)) * t) if x.dtype.is_complex else t
 absolute = abs
 
 
-_SIGN_COMPLEX = NotImplementedError(
+_SIGN_COMPLEX = (
+    NotImplementedError,
     "Unlike NumPy, torch.sign is not intended to support complex numbers. Please use "
-    "torch.sgn instead."
+    "torch.sgn instead.",
 )
-_CLAMP_COMPLEX = NotImplementedError("clamp is not supported for complex types")
+CLAMP_COMPLEX = (NotImplementedError, "clamp is not supported for complex types")
 
 
 @_pointwise("Sign")
@@ -716,7 +717,7 @@ def relu(x):
     """max(input, 0), keeping integer dtypes."""
     if x.dtype == np.bool_:
         raise RuntimeError("Boolean inputs not supported for relu")
-    refuse_complex(_CLAMP_COMPLEX, x)  # (torch's relu is a clamp)
+    refuse_complex(CLAMP_COMPLEX, x)  # (torch's relu is a clamp)
     return np.maximum(x, x.dtype.type(0))
 
 
@@ -793,7 +794,7 @@ frac.defjvp_elementwise()
 
 # ---- selection: clamp, maximum, minimum, where ----
 def _clamp_fwd(x, lo, hi):
-    refuse_complex(_CLAMP_COMPLEX, x, lo, hi)
+    refuse_complex(CLAMP_COMPLEX, x, lo, hi)
     # Matches torch: min(max(x, lo), hi), so nan propagates and lo > hi gives hi everywhere.
     if lo is not None:
         x = np.maximum(x, lo)
@@ -879,8 +880,10 @@ def _extremum_grad(g, x, y, loses):
 
 
 def _extremum_fwd(name: str, fn: Callable) -> Callable:
+    error = (RuntimeError, f"{name} not implemented for complex tensors.")
+
     def fwd(x, y):
-        refuse_complex(RuntimeError(f"{name} not implemented for complex tensors."), x, y)
+        refuse_complex(error, x, y)
         return fn(x, y)
 
     fwd.__name__ = fwd.__qualname__ = f"_{name}"
@@ -950,9 +953,11 @@ def _predicate(
     included, are converted to their common dtype first (the registry's `promote`), so
     uint8 < -1 compares with 255. `ordered` comparisons refuse complex operands, as torch's."""
 
+    kernel = f"{name}_cpu" if ordered else None
+
     def fwd(*xs):
-        if ordered:
-            refuse_complex(f"{name}_cpu", *xs)
+        if kernel is not None:
+            refuse_complex(kernel, *xs)
         return fn(*xs)
 
     fwd.__name__ = fwd.__qualname__ = name
@@ -1339,7 +1344,7 @@ _abs_ = _inplace(abs, "abs_")
 
 def abs_(input: Tensor) -> Tensor:
     """In-place abs (torch refuses it for complex tensors: |z| is real)."""
-    refuse_complex(RuntimeError("In-place abs is not supported for complex tensors."), input)
+    refuse_complex((RuntimeError, "In-place abs is not supported for complex tensors."), input)
     return _abs_(input)
 
 

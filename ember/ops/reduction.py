@@ -346,7 +346,7 @@ def _extreme(name: str, input: Tensor, dim, keepdim: bool, other, ops: tuple):
         refuse_complex(f"{name}_all", input)
         _check_extent(name, input, (), True)
         return full_op(input)
-    refuse_complex(RuntimeError(f"{name}(): does not support complex input"), input)
+    refuse_complex((RuntimeError, f"{name}(): does not support complex input"), input)
     d = wrap_dim(dim, input.ndim)
     _check_extent(name, input, (d,) if input.ndim else (), False)
     return result(*dim_op(input, dim=d, keepdim=keepdim))
@@ -399,7 +399,7 @@ def amin(input: Tensor, dim: Dim = (), keepdim: bool = False) -> Tensor:
 def _arg(name: str, fn, input: Tensor, dim: int | None, keepdim: bool) -> Tensor:
     if input.dtype._cat == 0:
         raise RuntimeError(f"{name}(): does not support bool input")
-    refuse_complex(RuntimeError(f"{name}(): does not support complex input"), input)
+    refuse_complex((RuntimeError, f"{name}(): does not support complex input"), input)
     if dim is None:
         if input.numel() == 0:
             raise IndexError(
