@@ -29,6 +29,7 @@ from .ops import *  # noqa: F403
 from . import autograd  # noqa: E402
 from . import return_types  # noqa: E402
 from .explain import explain  # noqa: E402
+from ._compile import compile  # noqa: E402
 from .autograd.anomaly_mode import is_anomaly_check_nan_enabled, is_anomaly_enabled  # noqa: E402
 from .autograd.grad_mode import (
     enable_grad,

@@ -99,7 +99,10 @@ def test_an_uncaught_error_exits_1_with_the_scripts_traceback(tmp_path):
             "import torch.nn as nn\nnn.Transformer()\n",
             "ember does not implement torch.nn.Transformer",
         ),
-        ("import torch\ntorch.compile(None)\n", "ember does not implement torch.compile"),
+        (
+            "import torch\ntorch.quantize_per_tensor(None)\n",
+            "ember does not implement torch.quantize_per_tensor",
+        ),
         (
             "import torch\ntorch.nn.functional.scaled_dot_product_attention\n",
             "ember does not implement torch.nn.functional.scaled_dot_product_attention",
@@ -131,7 +134,7 @@ def test_missing_apis_still_behave_as_python_expects(tmp_path):
         tmp_path,
         """
         import torch
-        print(hasattr(torch, "compile"), getattr(torch.nn, "Transformer", None))
+        print(hasattr(torch, "quantize_per_tensor"), getattr(torch.nn, "Transformer", None))
         try:
             import torch.fft
         except ImportError as e:
@@ -202,7 +205,7 @@ def test_compat_lists_what_ember_lacks(tmp_path, capsys):
         net = Net()
         net.parameters()
         net.frobnicate()
-        torch.compile(net)
+        torch.quantize_per_tensor(net)
         print(torch.__version__)
         """,
     )
@@ -212,7 +215,7 @@ def test_compat_lists_what_ember_lacks(tmp_path, capsys):
         "torch.fft",
         "torch.nn.Linear(foo=)",
         "torch.nn.Module.frobnicate",
-        "torch.compile",
+        "torch.quantize_per_tensor",
     ]
     apis = [u.api for u in result.uses]
     assert "torch.nn.Module.parameters" in apis and "torch.nn.functional.relu" in apis

@@ -11,6 +11,7 @@ dependency counting: a 100,000-node chain is one sort and one loop.
 from __future__ import annotations
 
 import itertools
+import operator
 import weakref
 from collections.abc import Callable, Sequence
 from operator import attrgetter
@@ -25,6 +26,9 @@ if TYPE_CHECKING:
     from .._tensor import Tensor
 
 _seq = itertools.count()
+# Two gradients that reach the same output add up (arrays or tensors); a module name that
+# ember.compile's tracer replaces, to record the sum.
+add_grads = operator.add
 _by_seq = attrgetter("_seq")
 
 
@@ -300,7 +304,7 @@ def run_backward(
                     elif buf[nr] is None:
                         buf[nr] = g
                     else:
-                        buf[nr] = buf[nr] + g
+                        buf[nr] = add_grads(buf[nr], g)
             out = g = buf = None  # hold no gradient here: AccumulateGrad's steal counts them
     finally:
         STATE.enabled = prev
@@ -352,7 +356,7 @@ def _add(buffers: dict, node: Node, nr: int, g) -> None:
     buf = buffers.get(node)
     if buf is None:
         buf = buffers[node] = [None] * node._num_outputs()
-    buf[nr] = g if buf[nr] is None else buf[nr] + g
+    buf[nr] = g if buf[nr] is None else add_grads(buf[nr], g)
 
 
 class RemovableHandle:

@@ -39,7 +39,7 @@ def apply_inplace(op: Op, self: Tensor, *others, **params) -> Tensor:
             base, geometry = self._base, _view_geometry(self)
             if self._requires_grad and base._grad_fn is not self._base_fn:
                 refresh_view(self)
-        old = Tensor._make(self._data.copy())
+        old = Tensor._make(snapshot(self))
         old._requires_grad, old._grad_fn, old._output_nr = (
             self._requires_grad,
             self._grad_fn,
@@ -65,8 +65,7 @@ def apply_inplace(op: Op, self: Tensor, *others, **params) -> Tensor:
             f"output with shape {list(self.shape)} doesn't match the broadcast shape "
             f"{list(r.shape)}"
         )
-    np.copyto(self._data, r._data, casting="unsafe")
-    self._vc[0] += 1
+    write(self, r._data)
     note_inplace(self._vc)  # where, for the "modified by an inplace operation" error
     if recording and r._grad_fn is not None:
         # (A non-differentiable result, e.g. logical_not_ on floats, leaves the history as it
@@ -85,6 +84,19 @@ def apply_inplace(op: Op, self: Tensor, *others, **params) -> Tensor:
 
         set_inplace_tangent(self, r)
     return self
+
+
+# The two array steps of an in-place op, as module functions that ember.compile's tracer
+# replaces to record them: the old value kept for the graph, and the write itself.
+def snapshot(t: Tensor) -> np.ndarray:
+    """A copy of `t`'s values (the input the graph keeps when `t` is overwritten)."""
+    return t._data.copy()
+
+
+def write(t: Tensor, values: np.ndarray) -> None:
+    """Write `values` into `t`'s memory (casting to its dtype) and bump its version."""
+    np.copyto(t._data, values, casting="unsafe")
+    t._vc[0] += 1
 
 
 def _view_geometry(view: Tensor) -> tuple:

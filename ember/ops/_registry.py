@@ -459,22 +459,7 @@ class OpNode(Node):
             if self._num != 1:
                 if any(vc[0] != v for vc, v in self._outv):
                     return None
-        params = self._params
-        result = []
-        for rule, (nxt, _), ref in zip(rules, self.next_functions, datas):
-            if nxt is None:
-                result.append(None)
-                continue
-            gx = rule(g, out, *datas, **params)
-            if gx is not None:
-                if type(gx) is not np.ndarray:
-                    gx = np.asarray(gx)
-                if gx.shape != ref.shape:
-                    gx = _sum_to_shape(gx, ref.shape)
-                if gx.dtype is not ref.dtype:
-                    gx = gx.astype(ref.dtype, copy=False)
-            result.append(gx)
-        return result
+        return np_backward(rules, self.next_functions, g, out, datas, self._params)
 
     def _check_released(self) -> None:
         """After a backward freed this node's data params: raise torch's error if a rule that
@@ -552,6 +537,27 @@ class OpNode(Node):
             return
         self._inputs = _Released(meta, self._params)
         self._out = None
+
+
+def np_backward(rules: tuple, edges: tuple, g, out, datas: list, params: dict) -> list:
+    """The NumPy rules of one node on arrays: each needed input's gradient, summed back to
+    its shape and cast to its dtype. (A module function, not inlined into `apply_arrays`, so
+    that ember.compile can record each rule it runs while it traces.)"""
+    result = []
+    for rule, (nxt, _), ref in zip(rules, edges, datas):
+        if nxt is None:
+            result.append(None)
+            continue
+        gx = rule(g, out, *datas, **params)
+        if gx is not None:
+            if type(gx) is not np.ndarray:
+                gx = np.asarray(gx)
+            if gx.shape != ref.shape:
+                gx = _sum_to_shape(gx, ref.shape)
+            if gx.dtype is not ref.dtype:
+                gx = gx.astype(ref.dtype, copy=False)
+        result.append(gx)
+    return result
 
 
 def _conj_saved(value):

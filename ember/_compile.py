@@ -1,0 +1,1215 @@
+"""`ember.compile`: run a function once while recording the array work ember does, then replay
+that record as straight-line NumPy.
+
+The first call with given inputs runs the function eagerly (it *is* an eager call: results,
+gradients and side effects are those of eager code) while a tracer watches the few places
+where ember turns arrays into arrays or writes state:
+
+- every op's NumPy forward (`Op.__call__`), with the casts `_prepare` made;
+- every NumPy vjp rule the backward walk runs (`_registry.np_backward`), and the sums of
+  gradients that meet (`graph.add_grads`); a recording walk (create_graph) runs ember ops;
+- the writes: in-place ops (`_inplace.snapshot` / `write`), gradients reaching leaves
+  (`AccumulateGrad`), assignments to `.grad` and `.data`, and optimizer / lr-scheduler
+  steps, which are replayed by calling the real `step()` (their state lives in Python);
+- every read of a value into Python (`bool(t)`, `t.item()`, `float(t)`, `tolist()`), which
+  becomes a guard: a later call whose value differs is traced again.
+
+From the record it writes one Python function over NumPy arrays (`step.source`): trivial
+forwards and rules are inlined from their own source (a `return <expr>` body), the rest are
+called by name. Later calls whose inputs match (shapes, dtypes, requires_grad of the tensor
+arguments, equal Python arguments) and whose entry guards hold (the tensors reached through
+closures keep their shapes and requires_grad, modules their `training` flag, `.grad`
+attributes the trace read their None-ness) run that function instead of the eager code.
+
+Whatever the tracer cannot account for makes the call's key run eagerly, with one warning
+that says why: an array that no recorded step produced (NumPy work on `.numpy()`, random
+sampling), a returned tensor whose graph is still needed, a value read after a state write
+(the replay could not undo the write when that guard fails).
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import copy
+import functools
+import inspect
+import itertools
+import math
+import os
+import sys
+import sysconfig
+import threading
+import time
+import types
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from . import _factories, _random
+from ._tensor import Tensor
+from .autograd import graph
+from .autograd.grad_mode import STATE
+from .ops import _inplace, _registry
+from .ops._registry import Op
+
+__all__ = ["compile"]
+
+_ACTIVE: list = [None]  # the tracer of the trace in progress (one at a time, one thread)
+_EMBER_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+# ops whose output shape depends on input values: the replay checks it (a value guard)
+_VALUE_SHAPED = {"nonzero", "masked_select", "argwhere"}
+MAX_TRACES = 8
+
+
+class _Unsupported(Exception):
+    """Something the tracer cannot record: this input key runs eagerly (the message says why)."""
+
+
+class _Retrace(Exception):
+    """A guard failed while replaying, before any state was written."""
+
+
+# ---- the tracer ------------------------------------------------------------------------------
+class _Tracer:
+    """The record of one eager call: generated lines, and what each array is called in them."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.slots: dict[int, str] = {}  # id(array) -> the local that holds it at replay
+        self.keep: list = []  # everything whose id is a key above, alive until the trace ends
+        self.consts: dict[int, str] = {}  # id(object) -> its closure name
+        self.bound: list[tuple[str, object]] = []
+        self.texpr: dict[int, str] = {}  # id(tensor) -> how the replay names it ("a0", "k3._grad")
+        self.born: set[int] = set()  # tensors created during the trace
+        self.factory: set[int] = set()  # arrays made by factories (constants of the trace)
+        self.external: dict[int, tuple[str, Tensor, tuple]] = {}  # tensors read from outside
+        self.grad_state: dict[int, tuple[str, bool]] = {}  # `.grad is None`, read from outside
+        self.grad_set: set[int] = set()  # tensors whose .grad this trace assigned
+        self.grad_of: dict[int, Tensor] = {}  # id(a .grad named "k._grad") -> its tensor
+        self.modules: dict[int, tuple[str, bool]] = {}
+        self.guards: list[str] = []  # what each guard checks, for explain and warnings
+        self.first_effect: int | None = None  # line of the first write to outside state
+        self.value_guard_lines: list[int] = []
+        self.side_effects: list[str] = []
+        self.failed: str | None = None
+        self.paused = 0
+        self.writes = 0
+        self.ops = 0
+        self.thread = threading.get_ident()
+        self.args: list[Tensor] = []
+        self._n = itertools.count()
+
+    # -- names
+    def name(self, prefix: str = "v") -> str:
+        return f"{prefix}{next(self._n)}"
+
+    def const(self, obj: object) -> str:
+        name = self.consts.get(id(obj))
+        if name is None:
+            name = self.consts[id(obj)] = self.name("k")
+            self.bound.append((name, obj))
+        return name
+
+    def literal(self, x: object) -> str:
+        """Source for a Python value: itself when it prints as code, else a bound constant."""
+        if x is None or type(x) in (bool, int, str):
+            return repr(x)
+        if type(x) is float:
+            return repr(x) if math.isfinite(x) else self.const(x)
+        if type(x) is complex:
+            return repr(x) if math.isfinite(x.real) and math.isfinite(x.imag) else self.const(x)
+        if type(x) is slice:
+            return f"slice({self.literal(x.start)}, {self.literal(x.stop)}, {self.literal(x.step)})"
+        if x is Ellipsis:
+            return "..."
+        return self.const(x)
+
+    def value(self, x: object) -> str:
+        """Source for an argument of a recorded call: arrays by their local, containers
+        element by element, other values as literals."""
+        if type(x) is np.ndarray:
+            return self.array(x)
+        if type(x) is tuple:
+            return "(" + "".join(self.value(e) + ", " for e in x) + ")"
+        if type(x) is list:
+            return "[" + ", ".join(self.value(e) for e in x) + "]"
+        if isinstance(x, Tensor):
+            raise _Unsupported("a tensor passed to NumPy code outside the op table")
+        return self.literal(x)
+
+    def emit(self, line: str) -> None:
+        self.lines.append(line)
+
+    def derive(self, arr: object, expr: str) -> str:
+        """A new local for `arr`, computed by `expr` (no line when `expr` is a local: a rule
+        that passes its gradient on unchanged)."""
+        if expr.isidentifier() and expr[0] == "v":
+            self.slots[id(arr)] = expr
+            self.keep.append(arr)
+            return expr
+        name = self.name()
+        self.slots[id(arr)] = name
+        self.keep.append(arr)
+        self.emit(f"{name} = {expr}")
+        return name
+
+    def effect(self) -> None:
+        if self.first_effect is None:
+            self.first_effect = len(self.lines)
+
+    # -- resolving arrays and tensors
+    def array(self, a: np.ndarray) -> str:
+        name = self.slots.get(id(a))
+        if name is not None:
+            return name
+        if id(a) in self.factory:
+            return self.derive(a, f"{self.const(a)}.copy()")
+        for t in self.args:  # an argument's array handed to an op as a parameter (targets)
+            if t._data is a:
+                return self.tensor(t)
+        raise _Unsupported(
+            "an array that no recorded step produced reached an op (computed with NumPy "
+            "outside ember's ops, sampled at random, or kept from before the call)"
+        )
+
+    def tensor(self, t: Tensor) -> str:
+        """The local holding `t`'s current values, reading them in if this is the first use."""
+        a = t._data
+        name = self.slots.get(id(a))
+        if name is not None:
+            return name
+        expr = self.outside(t)
+        if expr is None:
+            return self.array(a)
+        return self.derive(a, f"{expr}._data")
+
+    def outside(self, t: Tensor) -> str | None:
+        """How the replay names a tensor that is not the trace's own (an argument, a tensor
+        reached through a closure or a module, a `.grad` of one); None for the trace's own."""
+        expr = self.texpr.get(id(t))
+        if expr is not None:
+            return expr
+        if id(t) in self.born:
+            return None
+        k = self.const(t)
+        self.external[id(t)] = (k, t, (t._data.shape, t._data.dtype, t._requires_grad))
+        self.keep.append(t)
+        return k
+
+    def value_guard(self, check: str, what: str) -> None:
+        """A guard on a value computed inside the trace (checked where it was read)."""
+        i = len(self.guards)
+        self.guards.append(what)
+        self.value_guard_lines.append(len(self.lines))
+        self.emit(f"if {check}: raise _Retrace({i})")
+
+    def fail(self, why: str) -> None:
+        if self.failed is None:
+            self.failed = why
+
+
+def _active() -> _Tracer | None:
+    tr = _ACTIVE[0]
+    if tr is None or tr.paused or tr.failed or threading.get_ident() != tr.thread:
+        return None
+    return tr
+
+
+def _where() -> str:
+    """The user's file:line that is running (the first frame outside ember)."""
+    f = sys._getframe(1)
+    while f is not None and f.f_code.co_filename.startswith(_EMBER_DIR):
+        f = f.f_back
+    return "?" if f is None else f"{os.path.basename(f.f_code.co_filename)}:{f.f_lineno}"
+
+
+# ---- inlining a function's `return <expr>` ---------------------------------------------------
+_SCOPED = (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp, ast.NamedExpr)
+_FILES: dict[str, ast.Module | None] = {}
+_TEMPLATES: dict[Callable, _Template | None] = {}
+
+
+class _Template:
+    """A function whose body is one expression, to be pasted with its arguments substituted."""
+
+    def __init__(self, fn: types.FunctionType, expr: ast.expr) -> None:
+        code = fn.__code__
+        n = code.co_argcount
+        self.pos = code.co_varnames[:n]
+        self.kwonly = code.co_varnames[n : n + code.co_kwonlyargcount]
+        defaults = fn.__defaults__ or ()
+        self.defaults = dict(zip(self.pos[n - len(defaults) :], defaults))
+        self.defaults.update(fn.__kwdefaults__ or {})
+        self.expr = expr
+        params = set(self.pos) | set(self.kwonly)
+        cells = dict(zip(code.co_freevars, (c.cell_contents for c in fn.__closure__ or ())))
+        self.free: dict[str, object] = {}
+        for node in ast.walk(expr):
+            if isinstance(node, _SCOPED):
+                raise ValueError("a nested scope")
+            if isinstance(node, ast.Name) and node.id not in params:
+                if node.id in cells:
+                    self.free[node.id] = cells[node.id]
+                elif node.id in fn.__globals__:
+                    self.free[node.id] = fn.__globals__[node.id]
+                elif hasattr(builtins, node.id):
+                    self.free[node.id] = None  # a builtin keeps its name
+                else:
+                    raise ValueError(f"unknown name {node.id}")
+
+    def render(self, tr: _Tracer, args: list[str], params: dict) -> str | None:
+        if len(args) > len(self.pos):
+            return None
+        names = dict(zip(self.pos, args))
+        for p in self.pos[len(args) :] + self.kwonly:
+            if p in params:
+                names[p] = tr.value(params[p])
+            elif p in self.defaults:
+                names[p] = tr.value(self.defaults[p])
+            else:
+                return None
+        if any(p not in names for p in params):
+            return None
+        for n, obj in self.free.items():
+            names[n] = n if obj is None else "np" if obj is np else tr.const(obj)
+        subst = {n: ast.parse(s, mode="eval").body for n, s in names.items()}
+
+        class Paste(ast.NodeTransformer):
+            def visit_Name(self, node: ast.Name) -> ast.expr:
+                return copy.deepcopy(subst[node.id]) if node.id in subst else node
+
+        return ast.unparse(_Fold().visit(Paste().visit(copy.deepcopy(self.expr))))
+
+
+class _Fold(ast.NodeTransformer):
+    """`a if <constant test> else b` -> the branch taken (a parameter's default, pasted in)."""
+
+    def visit_IfExp(self, node: ast.IfExp) -> ast.expr:
+        self.generic_visit(node)
+        if any(isinstance(n, (ast.Name, ast.Call, ast.Attribute)) for n in ast.walk(node.test)):
+            return node
+        try:
+            taken = eval(builtins_compile(ast.Expression(node.test), "<fold>", "eval"), {})
+        except Exception:  # noqa: BLE001 -- left as it is
+            return node
+        return node.body if taken else node.orelse
+
+
+def _template(fn: Callable) -> _Template | None:
+    try:
+        return _TEMPLATES[fn]
+    except (KeyError, TypeError):
+        pass
+    t = None
+    try:
+        expr = _body_expr(fn)
+        if expr is not None:
+            t = _Template(fn, expr)
+    except (OSError, SyntaxError, ValueError, TypeError, AttributeError):
+        t = None
+    try:
+        _TEMPLATES[fn] = t
+    except TypeError:
+        pass
+    return t
+
+
+def _body_expr(fn: Callable) -> ast.expr | None:
+    """The expression a plain function or lambda returns, found in its file's syntax tree."""
+    if type(fn) is not types.FunctionType:
+        return None
+    code = fn.__code__
+    if code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS | inspect.CO_GENERATOR):
+        return None
+    path = code.co_filename
+    if path not in _FILES:
+        try:
+            with open(path, encoding="utf-8") as f:
+                _FILES[path] = ast.parse(f.read())
+        except (OSError, SyntaxError):
+            _FILES[path] = None
+    tree = _FILES[path]
+    if tree is None:
+        return None
+    line = code.co_firstlineno
+    if fn.__name__ == "<lambda>":
+        found = [n for n in ast.walk(tree) if isinstance(n, ast.Lambda) and n.lineno == line]
+        if len(found) > 1:  # several lambdas on a line: the one whose columns hold the code
+            cols = [p[2] for p in code.co_positions() if p[0] == line and p[2] is not None]
+            found = [
+                n
+                for n in found
+                if cols and n.col_offset <= min(cols) and max(cols) <= (n.end_col_offset or 0)
+            ]
+            found = [n for n in found if not any(m is not n and _inside(m, n) for m in found)]
+        return found[0].body if len(found) == 1 else None
+    for n in ast.walk(tree):
+        if isinstance(n, ast.FunctionDef) and n.name == fn.__name__:
+            first = n.decorator_list[0].lineno if n.decorator_list else n.lineno
+            if line in (n.lineno, first):
+                body = n.body
+                if (
+                    body
+                    and isinstance(body[0], ast.Expr)
+                    and isinstance(body[0].value, ast.Constant)
+                ):
+                    body = body[1:]  # the docstring
+                if len(body) == 1 and isinstance(body[0], ast.Return) and body[0].value:
+                    return body[0].value
+                return None
+    return None
+
+
+def _inside(inner: ast.AST, outer: ast.AST) -> bool:
+    return any(n is inner for n in ast.walk(outer))
+
+
+def _call(tr: _Tracer, fn: Callable, args: list[str], params: dict) -> str:
+    """Source that calls `fn(*args, **params)`: its body pasted in, or a call by name."""
+    t = _template(fn)
+    if t is not None:
+        src = t.render(tr, args, params)
+        if src is not None:
+            return src
+    kw = "".join(f", {k}={tr.value(v)}" for k, v in params.items())
+    return f"{tr.const(fn)}({', '.join(args)}{kw})"
+
+
+def _finish(tr: _Tracer, raw: object, final: np.ndarray, expr: str) -> str:
+    """`expr` (whose result was `raw`) with the conversions that turned it into `final`."""
+    if raw is final:
+        return expr
+    if type(raw) is not np.ndarray:
+        expr = f"np.asarray({expr})"
+        raw = np.asarray(raw)
+    if raw.shape != final.shape:
+        expr = f"{tr.const(_registry._sum_to_shape)}({expr}, {final.shape!r})"
+    if raw.dtype != final.dtype:
+        expr = f"{expr}.astype({tr.const(final.dtype)}, copy=False)"
+    return expr
+
+
+# ---- the hooks installed while tracing -------------------------------------------------------
+def _traced_call(op: Op, *inputs, **params):
+    tr = _active()
+    if tr is None:
+        return Op._plain_call(op, *inputs, **params)
+    fwd = op.fwd
+    seen = []
+
+    def spy(*datas, **kw):
+        out = fwd(*datas, **kw)
+        seen.append((datas, out))
+        return out
+
+    op.fwd = spy
+    try:
+        result = Op._plain_call(op, *inputs, **params)
+    finally:
+        op.fwd = fwd
+    try:
+        _record_op(tr, op, fwd, inputs, params, seen, result)
+    except _Unsupported as e:
+        tr.fail(f"{op.__name__} at {_where()}: {e}")
+    return result
+
+
+def _record_op(tr: _Tracer, op: Op, fwd, inputs, params, seen, result) -> None:
+    if len(seen) != 1:
+        raise _Unsupported("its forward did not run exactly once")
+    datas, raw = seen[0]
+    tr.ops += 1
+    args = []
+    for x, d in zip(inputs, datas):
+        if isinstance(x, Tensor):
+            name = tr.tensor(x)
+            if d is not x._data:  # cast to the common dtype by _prepare
+                name = tr.derive(d, f"{name}.astype({tr.const(d.dtype)})")
+        elif d is x:
+            name = tr.literal(x)
+        else:  # a Python int made an array of the common dtype
+            name = tr.const(d)
+        args.append(name)
+    call = _call(tr, fwd, args, params)
+    if op.nout == 1:
+        out = result._data
+        name = tr.derive(out, _finish(tr, raw, out, call))
+        if op.__name__ in _VALUE_SHAPED or (
+            op.__name__ == "_index" and any(type(k) is np.ndarray for k in params.get("path", ()))
+        ):
+            tr.value_guard(f"{name}.shape != {out.shape!r}", f"the shape {out.shape} {op.__name__}")
+        return
+    tmp = tr.name("r")
+    tr.emit(f"{tmp} = {call}")
+    for i, (r, t) in enumerate(zip(raw, result)):
+        tr.derive(t._data, _finish(tr, r, t._data, f"{tmp}[{i}]"))
+
+
+def _traced_np_backward(rules, edges, g, out, datas, params):
+    tr = _active()
+    if tr is None:
+        return _ORIGINAL["np_backward"](rules, edges, g, out, datas, params)
+    seen = []
+
+    def spying(rule):
+        def spy(*a, **k):
+            r = rule(*a, **k)
+            seen.append((rule, r))
+            return r
+
+        return spy
+
+    spies = tuple(None if r is None else spying(r) for r in rules)
+    result = _ORIGINAL["np_backward"](spies, edges, g, out, datas, params)
+    try:
+        args = [tr.value(g), tr.value(out)] + [tr.value(d) for d in datas]
+        it = iter(seen)
+        for (nxt, _), gx in zip(edges, result):
+            if nxt is None:
+                continue
+            rule, raw = next(it)
+            if gx is None:
+                continue
+            tr.derive(gx, _finish(tr, raw, gx, _call(tr, rule, args, params)))
+    except _Unsupported as e:
+        tr.fail(f"a backward rule: {e}")
+    return result
+
+
+def _traced_add_grads(a, b):
+    r = a + b
+    tr = _active()
+    if tr is not None and type(a) is np.ndarray:
+        try:
+            tr.derive(r, f"{tr.array(a)} + {tr.array(b)}")
+        except _Unsupported as e:
+            tr.fail(f"summing gradients: {e}")
+    return r
+
+
+def _traced_snapshot(t: Tensor) -> np.ndarray:
+    r = _ORIGINAL["snapshot"](t)
+    tr = _active()
+    if tr is not None:
+        try:
+            tr.derive(r, f"{tr.tensor(t)}.copy()")
+        except _Unsupported as e:
+            tr.fail(f"an in-place op: {e}")
+    return r
+
+
+def _traced_write(t: Tensor, values: np.ndarray) -> None:
+    tr = _active()
+    if tr is None:
+        return _ORIGINAL["write"](t, values)
+    tr.writes += 1
+    try:
+        dst, src = tr.tensor(t), tr.array(values)
+    except _Unsupported as e:
+        tr.fail(f"an in-place op at {_where()}: {e}")
+        return _ORIGINAL["write"](t, values)
+    _ORIGINAL["write"](t, values)
+    tr.effect()
+    tr.emit(f"np.copyto({dst}, {src}, casting='unsafe')")
+    outside = tr.outside(t) if id(t) not in tr.born else None
+    if outside is not None:
+        tr.emit(f"{outside}._vc[0] += 1")
+
+
+def _traced_leaf(arr: np.ndarray, requires_grad: bool) -> Tensor:
+    t = _ORIGINAL["leaf"](arr, requires_grad)
+    tr = _ACTIVE[0]
+    if tr is not None:
+        tr.factory.add(id(arr))
+        tr.keep.append(arr)
+    return t
+
+
+def _traced_make(cls, data):
+    t = _ORIGINAL["_make"].__func__(cls, data)
+    tr = _ACTIVE[0]
+    if tr is not None and not tr.paused:
+        tr.born.add(id(t))
+        tr.keep.append(t)
+    return t
+
+
+def _traced_acc_arrays(node, grads):
+    tr = _active()
+    if tr is None:
+        return _ORIGINAL["acc_arrays"](node, grads)
+    leaf = node.variable
+    data = grads[0]
+    old = leaf._grad
+    try:
+        d = tr.array(data)
+    except _Unsupported as e:
+        tr.fail(f"a gradient reaching a leaf: {e}")
+        return _ORIGINAL["acc_arrays"](node, grads)
+    outside = tr.outside(leaf)
+    if outside is None:  # the trace's own leaf: its .grad is the trace's too
+        r = _ORIGINAL["acc_arrays"](node, grads)
+        if r is None:
+            return None  # hooks or a bad shape: `apply` (below) refuses or raises
+        dt = tr.const(leaf._data.dtype)
+        if old is None:
+            tr.derive(leaf._grad._data, f"np.array({d}, dtype={dt})")
+        else:
+            o = tr.tensor(old)
+            tr.emit(f"np.add({o}, {d}.astype({dt}, copy=False), out={o})")
+        return r
+    r = _ORIGINAL["acc_arrays"](node, grads)
+    if r is None:
+        return None
+    _accumulated(tr, leaf, outside, d)
+    return r
+
+
+def _accumulated(tr: _Tracer, leaf: Tensor, outside: str, d: str) -> None:
+    """Record a gradient added into an outside leaf's .grad: the replay runs its real
+    AccumulateGrad (hooks and all) and reads the resulting .grad."""
+    tr.effect()
+    tr.grad_set.add(id(leaf))
+    tr.texpr[id(leaf._grad)] = f"{outside}._grad"
+    tr.grad_of[id(leaf._grad)] = leaf
+    tr.keep.append(leaf._grad)
+    tr.emit(f"_l = [{d}]")
+    tr.emit(f"del {d}")  # (so that AccumulateGrad may keep the array, as eager does)
+    name = tr.name()
+    tr.slots[id(leaf._grad._data)] = name
+    tr.keep.append(leaf._grad._data)
+    tr.emit(f"{name} = _accumulate({outside}, _l)")
+
+
+def _traced_acc_apply(node, grads):
+    tr = _active()
+    if tr is None:
+        return _ORIGINAL["acc_apply"](node, grads)
+    leaf = node.variable
+    if STATE.enabled:
+        tr.fail("backward(create_graph=True) into .grad (use autograd.grad)")
+        return _ORIGINAL["acc_apply"](node, grads)
+    outside = tr.outside(leaf)
+    if outside is None:
+        tr.fail("a hook on a leaf created inside the compiled function")
+        return _ORIGINAL["acc_apply"](node, grads)
+    try:
+        d = tr.array(grads[0]._data)
+    except _Unsupported as e:
+        tr.fail(f"a gradient reaching a leaf: {e}")
+        return _ORIGINAL["acc_apply"](node, grads)
+    tr.paused += 1  # the hooks run again at replay, inside the real node
+    try:
+        r = _ORIGINAL["acc_apply"](node, grads)
+    finally:
+        tr.paused -= 1
+    _accumulated(tr, leaf, outside, d)
+    return r
+
+
+def _grad_get(t: Tensor):
+    g = _ORIGINAL["grad"].fget(t)
+    tr = _active()
+    if tr is not None and id(t) not in tr.born:
+        outside = tr.outside(t)
+        if id(t) not in tr.grad_set and id(t) not in tr.grad_state:
+            tr.grad_state[id(t)] = (outside, g is None)
+        if g is not None and id(g) not in tr.texpr:
+            tr.texpr[id(g)] = f"{outside}._grad"
+            tr.grad_of[id(g)] = t
+            tr.keep.append(g)
+    return g
+
+
+def _grad_set(t: Tensor, value) -> None:
+    _ORIGINAL["grad"].fset(t, value)
+    tr = _active()
+    if tr is None or id(t) in tr.born:
+        return
+    outside = tr.outside(t)
+    tr.effect()
+    tr.grad_set.add(id(t))
+    if value is None:
+        tr.emit(f"{outside}._grad = None")
+        return
+    try:
+        src = tr.outside(value) if id(value) not in tr.born else None
+        if src is None:
+            if value._requires_grad:
+                raise _Unsupported("a .grad that requires grad")
+            src = f"_make({tr.tensor(value)})"
+        tr.emit(f"{outside}._grad = {src}")
+        tr.texpr[id(value)] = f"{outside}._grad"
+        tr.grad_of[id(value)] = t
+    except _Unsupported as e:
+        tr.fail(f".grad = at {_where()}: {e}")
+
+
+def _data_set(t: Tensor, value) -> None:
+    tr = _active()
+    if tr is not None and isinstance(value, Tensor) and id(t) not in tr.born:
+        try:
+            src = tr.tensor(value)
+            outside = tr.outside(t)
+            tr.effect()
+            tr.emit(f"{outside}._data = {src}")
+        except _Unsupported as e:
+            tr.fail(f".data = at {_where()}: {e}")
+    _ORIGINAL["data"].fset(t, value)
+
+
+def _data_get(t: Tensor) -> Tensor:
+    tr = _active()
+    if tr is not None:
+        try:
+            tr.tensor(t)  # the view shares the array: name it before the alias is made
+        except _Unsupported as e:
+            tr.fail(f".data at {_where()}: {e}")
+    return _ORIGINAL["data"].fget(t)
+
+
+def _detach(t: Tensor) -> Tensor:
+    tr = _active()
+    if tr is not None:
+        try:
+            tr.tensor(t)
+        except _Unsupported as e:
+            tr.fail(f"detach() at {_where()}: {e}")
+    return _ORIGINAL["detach"](t)
+
+
+def _value_read(method: str, check: str):
+    """A tensor method that hands a value to Python: the replay checks it is the same."""
+
+    def read(t: Tensor, *a):
+        value = _ORIGINAL[method](t, *a)
+        tr = _active()
+        if tr is not None:
+            try:
+                name = tr.tensor(t)
+                lit = tr.literal(value) if method != "tolist" else tr.const(value)
+                tr.value_guard(
+                    check.format(name, lit), f"the value read by {method}() at {_where()}"
+                )
+            except _Unsupported as e:
+                tr.fail(f"{method}() at {_where()}: {e}")
+        return value
+
+    return read
+
+
+def _refuse(method: str, why: str):
+    def refused(t: Tensor, *a, **k):
+        tr = _active()
+        if tr is not None:
+            tr.fail(f"{method} at {_where()}: {why}")
+        return _ORIGINAL[method](t, *a, **k)
+
+    return refused
+
+
+def _setitem(t: Tensor, index, value) -> None:
+    tr = _active()
+    before = tr.writes if tr is not None else 0
+    _ORIGINAL["__setitem__"](t, index, value)
+    if tr is not None and tr.writes == before and not tr.failed:
+        tr.fail(f"x[index] = value at {_where()} wrote memory outside a recorded graph")
+
+
+def _random_write(t: Tensor, values):
+    tr = _active()
+    if tr is not None:
+        tr.fail(f"an in-place random fill at {_where()} (random sampling is not recorded)")
+    return _ORIGINAL["random_write"](t, values)
+
+
+def _module_call(module, *args, **kwargs):
+    tr = _active()
+    if tr is not None and id(module) not in tr.modules:
+        tr.modules[id(module)] = (tr.const(module), module.training)
+    return _ORIGINAL["module_call"](module, *args, **kwargs)
+
+
+def _opaque(step: Callable) -> Callable:
+    """An optimizer's or lr scheduler's `step`: replayed by calling it (its state is Python)."""
+
+    @functools.wraps(step)
+    def recorded(self, *args, **kwargs):
+        tr = _active()
+        if tr is None:
+            return step(self, *args, **kwargs)
+        if kwargs or any(not (a is None or type(a) in (int, float, bool)) for a in args):
+            tr.fail(f"{type(self).__name__}.step with a closure or tensor arguments")
+            return step(self, *args, **kwargs)
+        tr.paused += 1
+        try:
+            out = step(self, *args, **kwargs)
+        finally:
+            tr.paused -= 1
+        tr.effect()
+        lits = "".join(", " + tr.literal(a) for a in args)
+        tr.emit(f"{tr.const(step)}({tr.const(self)}{lits})")
+        if out is not None:
+            tr.fail(f"{type(self).__name__}.step returned a value")
+        return out
+
+    return recorded
+
+
+_LIBRARY = tuple(
+    {_EMBER_DIR, *(os.path.join(p, "") for k, p in sysconfig.get_paths().items() if "lib" in k)}
+)
+
+
+def _zero_grad(zero_grad: Callable, params: Callable) -> Callable:
+    """`zero_grad(set_to_none=True)` of a module or optimizer: replayed by calling it, after
+    which the trace knows every parameter's .grad is None (whatever it was before)."""
+
+    @functools.wraps(zero_grad)
+    def recorded(self, set_to_none: bool = True):
+        tr = _active()
+        if tr is None or set_to_none is not True:
+            return zero_grad(self, set_to_none)
+        tr.paused += 1
+        try:
+            zero_grad(self, True)
+            cleared = [p for p in params(self) if id(p) not in tr.born]
+        finally:
+            tr.paused -= 1
+        tr.effect()
+        tr.emit(f"{tr.const(zero_grad)}({tr.const(self)}, True)")
+        for p in cleared:
+            tr.grad_set.add(id(p))
+        return None
+
+    return recorded
+
+
+def _optimizer_params(opt) -> list:
+    return [p for group in opt.param_groups for p in group["params"]]
+
+
+def _profile(frame, event, arg) -> None:
+    """Notice the Python side effects a replay will not repeat (print, list.append) in the
+    user's own code (not in ember or the standard library)."""
+    if event != "c_call" or frame.f_code.co_filename.startswith(_LIBRARY):
+        return
+    tr = _ACTIVE[0]
+    if tr is None or tr.paused:
+        return
+    if arg is print:
+        what = "print()"
+    elif getattr(arg, "__name__", "") in ("append", "extend", "insert") and isinstance(
+        getattr(arg, "__self__", None), list
+    ):
+        what = f"list.{arg.__name__}()"
+    else:
+        return
+    where = f"{os.path.basename(frame.f_code.co_filename)}:{frame.f_lineno}"
+    if f"{what} at {where}" not in tr.side_effects:
+        tr.side_effects.append(f"{what} at {where}")
+
+
+_ORIGINAL: dict[str, Any] = {
+    "np_backward": _registry.np_backward,
+    "snapshot": _inplace.snapshot,
+    "write": _inplace.write,
+    "leaf": _factories.leaf,
+    "_make": Tensor.__dict__["_make"],
+    "acc_arrays": graph.AccumulateGrad.apply_arrays,
+    "acc_apply": graph.AccumulateGrad.apply,
+    "grad": Tensor.__dict__["grad"],
+    "data": Tensor.__dict__["data"],
+    "detach": Tensor.detach,
+    "random_write": _random._write,
+    "__setitem__": Tensor.__setitem__,
+}
+_READS = {
+    "item": "{0}.item() != {1}",
+    "__bool__": "bool({0}.item()) != {1}",
+    "_scalar": "{0}.item() != {1}",
+    "__index__": "int({0}.item()) != {1}",
+    "tolist": "{0}.tolist() != {1}",
+}
+_REFUSED = {
+    "numpy": "values handed to NumPy are not recorded (compute with ember ops)",
+    "__array__": "values handed to NumPy are not recorded (compute with ember ops)",
+}
+for _m in (*_READS, *_REFUSED):
+    _ORIGINAL[_m] = getattr(Tensor, _m)
+
+
+def _subclasses(cls: type) -> list:
+    out, todo = [], [cls]
+    while todo:
+        c = todo.pop()
+        out.append(c)
+        todo.extend(c.__subclasses__())
+    return out
+
+
+class _Patched:
+    """Install the hooks for one trace, and take them out again."""
+
+    def __init__(self, tr: _Tracer) -> None:
+        self.tr = tr
+
+    def __enter__(self) -> None:
+        from .nn.modules.module import Module
+        from .optim.lr_scheduler import LRScheduler
+        from .optim.optimizer import Optimizer
+
+        _ORIGINAL.setdefault("module_call", Module.__call__)
+        undo = self.undo = []
+
+        def put(obj, name, value):
+            undo.append((obj, name, obj.__dict__.get(name, _MISSING)))
+            setattr(obj, name, value)
+
+        put(Op, "__call__", _traced_call)
+        put(_registry, "np_backward", _traced_np_backward)
+        put(graph, "add_grads", _traced_add_grads)
+        put(graph, "_make", _make_via_tensor)
+        put(_inplace, "snapshot", _traced_snapshot)
+        put(_inplace, "write", _traced_write)
+        put(_factories, "leaf", _traced_leaf)
+        put(_random, "_write", _random_write)
+        put(Tensor, "_make", classmethod(_traced_make))
+        put(graph.AccumulateGrad, "apply_arrays", _traced_acc_arrays)
+        put(graph.AccumulateGrad, "apply", _traced_acc_apply)
+        put(Tensor, "grad", property(_grad_get, _grad_set))
+        put(Tensor, "data", property(_data_get, _data_set))
+        put(Tensor, "detach", _detach)
+        put(Tensor, "__setitem__", _setitem)
+        for m, check in _READS.items():
+            put(Tensor, m, _value_read(m, check))
+        for m, why in _REFUSED.items():
+            put(Tensor, m, _refuse(m, why))
+        put(Module, "__call__", _module_call)
+        put(Module, "zero_grad", _zero_grad(Module.zero_grad, lambda m: list(m.parameters())))
+        put(Optimizer, "zero_grad", _zero_grad(Optimizer.zero_grad, _optimizer_params))
+        for base in (Optimizer, LRScheduler):
+            for cls in _subclasses(base):
+                if "step" in cls.__dict__:
+                    put(cls, "step", _opaque(cls.__dict__["step"]))
+        self.profile = sys.getprofile()
+        sys.setprofile(_profile)
+        _ACTIVE[0] = self.tr
+
+    def __exit__(self, *exc: object) -> None:
+        _ACTIVE[0] = None
+        sys.setprofile(self.profile)
+        for obj, name, old in reversed(self.undo):
+            if old is _MISSING:
+                delattr(obj, name)
+            else:
+                setattr(obj, name, old)
+
+
+_MISSING = object()
+
+
+def _make_via_tensor(data):
+    return Tensor._make(data)
+
+
+# ---- helpers the generated code calls ----------------------------------------------------------
+def _accumulate(leaf: Tensor, grads: list) -> np.ndarray:
+    """Add a gradient into an outside leaf's .grad through its real AccumulateGrad node
+    (its hooks run, `.grad` is created or added to as eager does); return the new values."""
+    node = graph.accumulator(leaf)
+    prev = STATE.enabled
+    STATE.enabled = False
+    try:
+        if node.apply_arrays(grads) is None:
+            node.apply([Tensor._make(grads[0])])
+    finally:
+        STATE.enabled = prev
+    return leaf._grad._data
+
+
+def _fresh_leaf(data: np.ndarray) -> Tensor:
+    t = Tensor._make(data)
+    t._requires_grad = True
+    return t
+
+
+_GLOBALS = {
+    "np": np,
+    "_Retrace": _Retrace,
+    "_accumulate": _accumulate,
+    "_make": Tensor._make,
+    "_fresh_leaf": _fresh_leaf,
+}
+
+
+# ---- from a record to a function ---------------------------------------------------------------
+class _Trace:
+    """One traced call: its generated function, or the reason it runs eagerly."""
+
+    def __init__(self, key: tuple) -> None:
+        self.key = key
+        self.run: Callable | None = None
+        self.source = ""
+        self.eager_reason: str | None = None
+        self.guards: list[str] = []
+        self.ops = 0
+        self.trace_time = 0.0
+
+
+def _returned(tr: _Tracer, x: object) -> str:
+    """Source that rebuilds the function's result at replay."""
+    if isinstance(x, Tensor):
+        if id(x) not in tr.born:
+            leaf = tr.grad_of.get(id(x))
+            if leaf is not None and leaf._grad is not x:
+                raise _Unsupported("it returns a .grad that was replaced later in the call")
+            return tr.outside(x)
+        node = x._grad_fn
+        if node is not None and not (type(getattr(node, "_inputs", None)).__name__ == "_Released"):
+            raise _Unsupported(
+                "it returns a tensor whose graph is still needed (run backward inside the "
+                "function, or return .detach())"
+            )
+        name = tr.tensor(x)
+        if x._requires_grad and node is None:
+            return f"_fresh_leaf({name})"
+        return f"_make({name})"
+    if type(x) is tuple:
+        return "(" + "".join(_returned(tr, e) + ", " for e in x) + ")"
+    if type(x) is list:
+        return "[" + ", ".join(_returned(tr, e) for e in x) + "]"
+    if type(x) is dict:
+        return "{" + ", ".join(f"{tr.literal(k)}: {_returned(tr, v)}" for k, v in x.items()) + "}"
+    if x is None or type(x) in (bool, int, float, str, complex):
+        return tr.literal(x)
+    raise _Unsupported(f"it returns a {type(x).__name__} (return tensors, numbers, tuples)")
+
+
+def _build(tr: _Tracer, result: object, n_args: int, fname: str) -> tuple[Callable, str, list]:
+    if tr.failed:
+        raise _Unsupported(tr.failed)
+    if tr.first_effect is not None:
+        late = [i for i, line in enumerate(tr.value_guard_lines) if line > tr.first_effect]
+        if late:
+            raise _Unsupported(
+                f"{tr.guards[late[0]]} comes after a state update, which a replay could not "
+                "undo if that value changed"
+            )
+    ret = _returned(tr, result)
+    entry = []
+    guards = tr.guards
+    for k, _t, (shape, dtype, rg) in tr.external.values():
+        entry.append(
+            f"if {k}._data.shape != {shape!r} or {k}._data.dtype != {tr.const(dtype)} "
+            f"or {k}._requires_grad is not {rg}: raise _Retrace({len(guards)})"
+        )
+        guards.append(f"the shape, dtype and requires_grad of a tensor read from outside ({k})")
+    for expr, was_none in tr.grad_state.values():
+        entry.append(f"if ({expr}._grad is None) is not {was_none}: raise _Retrace({len(guards)})")
+        guards.append(f"{expr}.grad is {'' if was_none else 'not '}None")
+    for k, training in tr.modules.values():
+        entry.append(f"if {k}.training is not {training}: raise _Retrace({len(guards)})")
+        guards.append(f"{type(dict(tr.bound)[k]).__name__} ({k}).training is {training}")
+    body = entry + tr.lines + [f"return {ret}"]
+    params = ", ".join(f"a{i}" for i in range(n_args))
+    names = [n for n, _ in tr.bound]
+    src = f"def compiled_{fname}({params}):\n" + "".join(f"    {line}\n" for line in body)
+    factory = f"def _factory({', '.join(names)}):\n" + "".join(
+        f"    {line}\n" for line in src.splitlines()
+    )
+    factory += f"    return compiled_{fname}\n"
+    namespace = dict(_GLOBALS)
+    exec(builtins_compile(factory, f"<ember.compile {fname}>", "exec"), namespace)
+    fn = namespace["_factory"](*(obj for _, obj in tr.bound))
+    header = "".join(f"# {n} = {_describe(obj)}\n" for n, obj in tr.bound)
+    return fn, header + src, list(guards)
+
+
+builtins_compile = compile  # (ember.compile below shadows the builtin in this module)
+
+
+def _describe(obj: object) -> str:
+    if isinstance(obj, Tensor):
+        return f"tensor {tuple(obj.shape)} {obj.dtype}"
+    if type(obj) is np.ndarray:
+        return f"array {obj.shape} {obj.dtype}"
+    if isinstance(obj, np.ufunc):
+        return f"np.{obj.__name__}"
+    if callable(obj) and hasattr(obj, "__qualname__"):
+        return f"{getattr(obj, '__module__', '')}.{obj.__qualname__}"
+    text = repr(obj)
+    return text if len(text) < 60 else text[:57] + "..."
+
+
+# ---- the cache key of a call -------------------------------------------------------------------
+def _flatten(x: object, tensors: list, key: list, arrays: dict) -> None:
+    if isinstance(x, Tensor):
+        a = x._data
+        key.append(
+            (
+                "T",
+                a.shape,
+                a.dtype,
+                x._requires_grad,
+                x._grad_fn is not None,
+                x._grad is None,
+                arrays.setdefault(id(a), len(tensors)),
+            )
+        )
+        tensors.append(x)
+    elif type(x) in (tuple, list):
+        key.append((type(x), len(x)))
+        for e in x:
+            _flatten(e, tensors, key, arrays)
+    elif type(x) is dict:
+        key.append((dict, tuple(x)))
+        for e in x.values():
+            _flatten(e, tensors, key, arrays)
+    else:
+        hash(x)  # (TypeError for unhashable arguments: those calls run eagerly)
+        key.append((type(x), x))
+
+
+class Compiled:
+    """`ember.compile(fn)`: call it as you would call `fn`."""
+
+    def __init__(self, fn: Callable, mode: str, explain: bool, max_traces: int) -> None:
+        functools.update_wrapper(self, fn)
+        self.fn = fn
+        self.mode = mode
+        self.explain = explain
+        self.max_traces = max_traces
+        self.traces: list[_Trace] = []
+        self._cache: dict[tuple, list[_Trace]] = {}
+        self._warned: set[str] = set()
+
+    @property
+    def source(self) -> str:
+        """The generated source of the most recent trace that compiled."""
+        for t in reversed(self.traces):
+            if t.run is not None:
+                return t.source
+        return ""
+
+    def __get__(self, obj: object, cls: type | None = None):
+        return self if obj is None else types.MethodType(self, obj)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self.mode == "eager" or _ACTIVE[0] is not None or STATE.fw_level:
+            return self.fn(*args, **kwargs)
+        tensors: list = []
+        key: list = []
+        try:
+            _flatten((args, kwargs), tensors, key, {})
+        except TypeError:
+            self._warn("an argument is neither a tensor nor a hashable Python value")
+            return self.fn(*args, **kwargs)
+        key_t = tuple(key)
+        entries = self._cache.get(key_t, ())
+        why = None
+        for entry in entries:
+            if entry.run is None:
+                return self.fn(*args, **kwargs)
+            try:
+                return entry.run(*tensors)
+            except _Retrace as r:
+                why = f"guard failed: {entry.guards[r.args[0]]}"
+        if why is None:
+            why = "first call" if not self.traces else _new_key_reason(self.traces, key_t)
+        if len(self.traces) >= self.max_traces:
+            self._warn(f"{self.max_traces} traces already (last re-trace: {why}); running eagerly")
+            return self.fn(*args, **kwargs)
+        return self._trace(key_t, tensors, args, kwargs, why)
+
+    def _trace(self, key: tuple, tensors: list, args: tuple, kwargs: dict, why: str) -> Any:
+        if _registry._DUAL_LEVELS[0]:
+            return self.fn(*args, **kwargs)
+        tr = _Tracer()
+        tr.args = tensors
+        for i, t in enumerate(tensors):
+            tr.texpr.setdefault(id(t), f"a{i}")
+        entry = _Trace(key)
+        t0 = time.perf_counter()
+        with _Patched(tr):
+            result = self.fn(*args, **kwargs)
+        try:
+            entry.run, entry.source, entry.guards = _build(
+                tr, result, len(tensors), getattr(self.fn, "__name__", "fn").strip("<>")
+            )
+        except _Unsupported as e:
+            entry.eager_reason = str(e)
+            self._warn(f"this input signature runs eagerly: {e}")
+        entry.trace_time = time.perf_counter() - t0
+        entry.ops = tr.ops
+        self.traces.append(entry)
+        self._cache.setdefault(key, []).append(entry)
+        if tr.side_effects:
+            warnings.warn(
+                f"ember.compile({self.__name__}): {', '.join(tr.side_effects)} ran while tracing; "
+                "compiled calls replay only the tensor work, not Python side effects",
+                UserWarning,
+                stacklevel=3,
+            )
+        if self.explain:
+            print(self._explain(entry, why))
+        return result
+
+    def _explain(self, entry: _Trace, why: str) -> str:
+        lines = [f"ember.compile({self.__name__}): trace {len(self.traces)} ({why})"]
+        if entry.run is None:
+            lines.append(f"  runs eagerly: {entry.eager_reason}")
+        else:
+            lines.append(
+                f"  captured {entry.ops} ops into {entry.source.count(chr(10))} lines "
+                f"in {entry.trace_time * 1e3:.1f} ms"
+            )
+            lines.append("  guards: " + ("; ".join(entry.guards) or "input signature only"))
+        return "\n".join(lines)
+
+    def _warn(self, why: str) -> None:
+        if why not in self._warned:
+            self._warned.add(why)
+            warnings.warn(f"ember.compile({self.__name__}): {why}", UserWarning, stacklevel=3)
+
+
+def _new_key_reason(traces: list[_Trace], key: tuple) -> str:
+    last = traces[-1].key
+    if len(last) != len(key):
+        return "the arguments' structure changed"
+    for i, (a, b) in enumerate(zip(last, key)):
+        if a != b:
+            return f"argument entry {i} changed: {_key_text(a)} -> {_key_text(b)}"
+    return "new input signature"
+
+
+def _key_text(k: tuple) -> str:
+    if k and k[0] == "T":
+        _, shape, dtype, rg, fn, grad_none, _alias = k
+        return f"tensor{list(shape)} {dtype} requires_grad={rg}"
+    return repr(k[-1])
+
+
+def compile(
+    fn: Callable | None = None,
+    *,
+    mode: str = "default",
+    explain: bool = False,
+    max_traces: int = MAX_TRACES,
+) -> Compiled | Callable[[Callable], Compiled]:
+    """Compile `fn`: trace its first call per input signature, replay later calls as NumPy.
+
+    `mode="eager"` calls `fn` as it is (for debugging); `explain=True` prints what each trace
+    captured, its guards, and why a trace happened. Also usable as `@ember.compile` or
+    `@ember.compile(explain=True)`. See the README's "ember.compile" section for the limits.
+    """
+    if mode not in ("default", "eager"):
+        raise ValueError(f"ember.compile: unknown mode {mode!r} (use 'default' or 'eager')")
+    if fn is None:
+        return lambda f: Compiled(f, mode, explain, max_traces)
+    if not callable(fn):
+        raise TypeError(f"ember.compile expected a callable, got {type(fn).__name__}")
+    return Compiled(fn, mode, explain, max_traces)
