@@ -36,6 +36,7 @@ LIB_ORDER = tuple(LIBS)  # numpy first: the floor
 DIST = {  # library -> distribution whose version the report names
     "numpy": "numpy",
     "ember": "ember",
+    "ember-compiled": "ember",
     "torch-1t": "torch",
     "torch-2t": "torch",
     "autograd": "autograd",

@@ -28,6 +28,7 @@ from common import SEED_STEPS, Case, Unsupported, compare, inputs
 LIBS: dict[str, str] = {
     "numpy": "numpy",
     "ember": "ember",
+    "ember-compiled": "ember",
     "torch-1t": "torch",
     "torch-2t": "torch",
     "autograd": "autograd",
@@ -42,13 +43,14 @@ LIBS: dict[str, str] = {
 def builder(lib: str) -> Callable[[str, dict[str, np.ndarray]], Case]:
     """Import `lib` (raising ImportError when it is not installed) and return its `build`."""
     importlib.import_module(LIBS[lib])
-    if lib in ("ember", "torch-1t", "torch-2t"):
+    if lib in ("ember", "ember-compiled", "torch-1t", "torch-2t"):
         from impls import torchlike
 
         m = importlib.import_module(LIBS[lib])
         if lib.startswith("torch"):
             m.set_num_threads(int(lib[-2]))
-        return lambda w, inp: torchlike.build(m, w, inp)
+        kw = {"jit": m.compile} if lib == "ember-compiled" else {}
+        return lambda w, inp: torchlike.build(m, w, inp, **kw)
     if lib.startswith("jax"):
         from impls import jax_impl
 
@@ -136,13 +138,16 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         times = timed(case, args.workload, args.trials, args.min_time)
     except (Exception, RecursionError) as exc:  # noqa: BLE001
         return {"status": "na", "reason": failure(exc), "rss_mb": rss_mb()}
-    return {
-        "status": "ok",
-        "times": times,
-        "rss_mb": rss_mb(),
-        "rss_base_mb": base,
-        "note": note,
-    }
+    out = {"status": "ok", "times": times, "rss_mb": rss_mb(), "rss_base_mb": base, "note": note}
+    traces = getattr(case.step, "traces", None)
+    if traces is not None:  # ember-compiled: say what the timed calls ran, and the trace's cost
+        eager = [t.eager_reason for t in traces if t.run is None]
+        if eager:
+            return {"status": "na", "reason": f"ran eagerly: {eager[0]}", "rss_mb": rss_mb()}
+        out["trace_s"] = traces[0].trace_time
+        out["note"] = f"{len(traces)} trace(s), first call {traces[0].trace_time * 1e3:.0f} ms"
+        out["note"] += f"; {note}" if note else ""
+    return out
 
 
 def main() -> None:

@@ -33,6 +33,7 @@ import ast
 import builtins
 import copy
 import functools
+import gc
 import inspect
 import itertools
 import math
@@ -169,6 +170,9 @@ class _Tracer:
             return self.derive(a, f"{self.const(a)}.copy()")
         for t in self.args:  # an argument's array handed to an op as a parameter (targets)
             if t._data is a:
+                return self.tensor(t)
+        for t in gc.get_referrers(a):  # ... or a tensor's from a closure or a module
+            if isinstance(t, Tensor) and t._data is a and id(t) not in self.born:
                 return self.tensor(t)
         raise _Unsupported(
             "an array that no recorded step produced reached an op (computed with NumPy "

@@ -108,6 +108,12 @@ def leaf(arr: np.ndarray, requires_grad: bool) -> Tensor:
     return t
 
 
+def zeros_const(shape: tuple, dtype: np.dtype) -> Tensor:
+    """Zeros that depend on no input's values (a gradient that is zero by rule). Made through
+    `leaf`, so that ember.compile records the array as a constant of the trace."""
+    return leaf(np.zeros(shape, dtype), False)
+
+
 def dtype_arg(d: Any, fname: str) -> _dtype.dtype | None:
     """A `dtype=` argument: an ember dtype or Python's float/int/bool/complex (as torch)."""
     if d is None or isinstance(d, _dtype.dtype):

@@ -8,9 +8,9 @@ script's exit status. Whatever ember lacks fails with the torch name of what is 
 - `import torch.fft`: ModuleNotFoundError "ember does not implement torch.fft (imported by
   script.py line 3)", raised by the finder (an ImportError, so `try: import ... except
   ImportError` in the script still works);
-- `torch.quantize_per_tensor`, `nn.Transformer`: AttributeError "ember does not implement torch.quantize_per_tensor",
-  from the `__getattr__` of the module class ember's modules get for the run (an AttributeError,
-  so `hasattr` and `getattr(torch, name, default)` still work);
+- `torch.quantize_per_tensor`, `nn.Transformer`: AttributeError "ember does not implement
+  torch.quantize_per_tensor", from the `__getattr__` of the module class ember's modules get
+  for the run (an AttributeError, so `hasattr` and `getattr(torch, name, default)` still work);
 - an uncaught AttributeError on an ember object or TypeError for an unexpected keyword argument
   of an ember function gets the torch name appended when the traceback is printed.
 

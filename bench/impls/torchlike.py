@@ -1,7 +1,12 @@
-"""torch and ember: the same PyTorch-style code, run on whichever module is passed in."""
+"""torch and ember: the same PyTorch-style code, run on whichever module is passed in.
+
+`jit` wraps each workload's step function: identity for eager runs, `ember.compile` for the
+"ember-compiled" library (the step is compiled as written, closures and all).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import ModuleType
 
 import numpy as np
@@ -17,6 +22,12 @@ from common import (
     Case,
 )
 
+Jit = Callable[[Callable], Callable]
+
+
+def _eager(step: Callable) -> Callable:
+    return step
+
 
 def _load(m: ModuleType, model: object, inp: dict[str, np.ndarray], keys: tuple[str, ...]) -> None:
     """Copy the shared initial parameters into `model`, in `parameters()` order."""
@@ -29,9 +40,10 @@ def _grads(model: object, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
     return {k: p.grad.numpy().copy() for k, p in zip(keys, model.parameters(), strict=True)}
 
 
-def _tiny(m: ModuleType, inp: dict[str, np.ndarray]) -> Case:
+def _tiny(m: ModuleType, inp: dict[str, np.ndarray], jit: Jit) -> Case:
     x0 = m.from_numpy(inp["x"])
 
+    @jit
     def step() -> tuple[object, object]:
         x = x0.clone().requires_grad_(True)
         y = x
@@ -69,7 +81,7 @@ def _cnn(m: ModuleType) -> object:
     )
 
 
-def _train_step(m: ModuleType, workload: str, inp: dict[str, np.ndarray]) -> Case:
+def _train_step(m: ModuleType, workload: str, inp: dict[str, np.ndarray], jit: Jit) -> Case:
     keys = PARAM_KEYS[workload]
     model = _mlp(m) if workload == "mlp-step" else _cnn(m)
     _load(m, model, inp, keys)
@@ -77,6 +89,7 @@ def _train_step(m: ModuleType, workload: str, inp: dict[str, np.ndarray]) -> Cas
     opt = m.optim.SGD(model.parameters(), lr=LR)
     cross_entropy = m.nn.functional.cross_entropy
 
+    @jit
     def step() -> object:
         opt.zero_grad()
         loss = cross_entropy(model(x), y)
@@ -91,27 +104,28 @@ def _train_step(m: ModuleType, workload: str, inp: dict[str, np.ndarray]) -> Cas
     return Case(step, check)
 
 
-def _hvp(m: ModuleType, inp: dict[str, np.ndarray]) -> Case:
+def _hvp(m: ModuleType, inp: dict[str, np.ndarray], jit: Jit) -> Case:
     model = _mlp(m)
     _load(m, model, inp, PARAM_KEYS["mlp-step"])
     x, y, v = m.from_numpy(inp["x"]), m.from_numpy(inp["y"]), m.from_numpy(inp["v"])
     w1 = model[0].weight
     cross_entropy, grad = m.nn.functional.cross_entropy, m.autograd.grad
 
+    @jit
     def step() -> tuple[object, object]:
         loss = cross_entropy(model(x), y)
         (g,) = grad(loss, w1, create_graph=True)
         (hv,) = grad((g * v).sum(), w1)
-        return loss, hv
+        return loss.detach(), hv  # (the loss's graph is still alive: create_graph kept it)
 
     def check() -> dict[str, np.ndarray]:
         loss, hv = step()
-        return {"loss": loss.detach().numpy(), "hvp": hv.numpy()}
+        return {"loss": loss.numpy(), "hvp": hv.numpy()}
 
     return Case(step, check)
 
 
-def _seed_poly(m: ModuleType, inp: dict[str, np.ndarray]) -> Case:
+def _seed_poly(m: ModuleType, inp: dict[str, np.ndarray], jit: Jit) -> Case:
     """The founding document's program (examples/fit_sine.py), one iteration per step."""
     x = m.from_numpy(inp["x"])
     y = m.sin(x)
@@ -120,6 +134,7 @@ def _seed_poly(m: ModuleType, inp: dict[str, np.ndarray]) -> Case:
     _load(m, model, inp, PARAM_KEYS["seed-poly"])
     loss_fn = m.nn.MSELoss(reduction="sum")
 
+    @jit
     def step() -> object:
         loss = loss_fn(model(xx), y)
         model.zero_grad()
@@ -136,10 +151,11 @@ def _seed_poly(m: ModuleType, inp: dict[str, np.ndarray]) -> Case:
     return Case(step, check)
 
 
-def _deep_chain(m: ModuleType, inp: dict[str, np.ndarray]) -> Case:
+def _deep_chain(m: ModuleType, inp: dict[str, np.ndarray], jit: Jit) -> Case:
     n = int(inp["n"]) // 2
     x0 = float(inp["x"])
 
+    @jit
     def step() -> tuple[object, object]:
         x = m.tensor(x0, requires_grad=True)
         y = x
@@ -155,14 +171,14 @@ def _deep_chain(m: ModuleType, inp: dict[str, np.ndarray]) -> Case:
     return Case(step, check)
 
 
-def build(m: ModuleType, workload: str, inp: dict[str, np.ndarray]) -> Case:
-    """Build `workload` on torch or ember (`m`)."""
+def build(m: ModuleType, workload: str, inp: dict[str, np.ndarray], jit: Jit = _eager) -> Case:
+    """Build `workload` on torch or ember (`m`), its step wrapped by `jit`."""
     if workload == "tiny-ops":
-        return _tiny(m, inp)
+        return _tiny(m, inp, jit)
     if workload in ("mlp-step", "cnn-step"):
-        return _train_step(m, workload, inp)
+        return _train_step(m, workload, inp, jit)
     if workload == "hvp":
-        return _hvp(m, inp)
+        return _hvp(m, inp, jit)
     if workload == "seed-poly":
-        return _seed_poly(m, inp)
-    return _deep_chain(m, inp)
+        return _seed_poly(m, inp, jit)
+    return _deep_chain(m, inp, jit)

@@ -27,6 +27,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from .. import _factories
 from .._tensor import Tensor
 from ..autograd.grad_mode import is_grad_enabled
 from ._registry import defop
@@ -452,7 +453,7 @@ def _max_pool_backward(g, x, idx, *, overlap):
 
 
 def _zeros(x: Tensor) -> Tensor:
-    return Tensor._make(np.zeros(tuple(x.shape), dtype=x.dtype.np))
+    return _factories.zeros_const(tuple(x.shape), x.dtype.np)
 
 
 def _gather_planes(u: Tensor, idx: Tensor) -> Tensor:

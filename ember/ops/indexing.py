@@ -22,7 +22,7 @@ import operator
 
 import numpy as np
 
-from .. import _dtype
+from .. import _dtype, _factories
 from .._tensor import Tensor
 from ..autograd._where import note_inplace
 from ..autograd.forward_ad import tangent_of
@@ -90,7 +90,7 @@ def _take_fwd(x, path):
 
 def _take_vjp(g, out, x, path):
     # Zeros with g added at path: repeated indices accumulate, never lost.
-    return _index_add(Tensor._make(np.zeros(x.shape, g._data.dtype)), g, path=path)
+    return _index_add(_factories.zeros_const(x.shape, g._data.dtype), g, path=path)
 
 
 def _take_op(node: str, name: str):

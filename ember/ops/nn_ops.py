@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .. import _dtype
+from .. import _dtype, _factories
 from .._tensor import Size, Tensor
 from ..autograd.grad_mode import no_grad
 from ._inplace import _scalar_name, apply_inplace
@@ -80,7 +80,7 @@ def _const(a: np.ndarray, like: Tensor) -> Tensor:
 
 
 def _zeros(x: Tensor) -> Tensor:
-    return Tensor._make(np.zeros(x.shape, dtype=x._data.dtype))
+    return _factories.zeros_const(x._data.shape, x._data.dtype)
 
 
 def _arr(t: Tensor | None) -> np.ndarray | None:
@@ -926,6 +926,11 @@ def _nll_pick(x: np.ndarray, target: np.ndarray, weight, ignore_index: int) -> t
 
 
 def _nll_loss_fwd(x, target, weight, ignore_index, reduction):
+    # The bounds check is part of the forward so that ember.compile's replay runs it too.
+    n = x.shape[0 if x.ndim == 1 else 1]
+    bad = (target != ignore_index) & ((target < 0) | (target >= n))
+    if bad.any():
+        raise IndexError(f"Target {target[bad].flat[0]} is out of bounds.")
     c, safe, w = _nll_pick(x, target, weight, ignore_index)
     loss = -np.take_along_axis(x, safe, axis=c).squeeze(c) * w
     # Matches torch: the weighted mean divides by the summed weights of the counted targets.
@@ -994,10 +999,6 @@ def _check_class_weight(input: Tensor, weight: Tensor | None, prefix: str = "") 
 
 def _nll(input: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int, reduction: str):
     t = target._data.astype(np.int64, copy=False)
-    n = input.shape[0 if input.ndim == 1 else 1]
-    bad = (t != ignore_index) & ((t < 0) | (t >= n))
-    if bad.any():
-        raise IndexError(f"Target {t[bad].flat[0]} is out of bounds.")
     if input.ndim <= 2:
         op = _nll_loss
     else:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .. import _dtype
+from .. import _dtype, _factories
 from .._dtype import _FROM_NP
 from .._tensor import Tensor
 from ._inplace import _scalar_name as _name
@@ -217,7 +217,7 @@ def _kernel_error(kernel: str, dt: np.dtype) -> NotImplementedError:
 def _zeros_like(g: Tensor) -> Tensor:
     """Zeros for ops whose derivative is zero almost everywhere (floor, sign, ...), as torch's
     zeros_like: a constant, never `g * 0` (which is nan where g is inf)."""
-    return Tensor._make(np.zeros_like(g._data))
+    return _factories.zeros_const(g._data.shape, g._data.dtype)
 
 
 def _no_derivative(name: str) -> Callable:

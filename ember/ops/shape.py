@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from .. import _factories
 from .._tensor import Size, Tensor
 from ._registry import defop
 from ._saved import type_name
@@ -99,7 +100,7 @@ def _contiguous(a: np.ndarray) -> np.ndarray:
 
 def _zeros(shape: tuple, like: Tensor) -> Tensor:
     """A constant zero gradient, for outputs of split/unbind that received none."""
-    return Tensor._make(np.zeros(shape, like.dtype.np))
+    return _factories.zeros_const(shape, like.dtype.np)
 
 
 def _ints(args: tuple, keyword: int | Sequence[int] | None) -> tuple:

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _factories
 from .._dtype import float64, get_default_dtype
 from .._tensor import Tensor
 from ..autograd._where import note_inplace
@@ -336,7 +337,7 @@ def scalar_step() -> Tensor:
     """A fresh `step` counter. Matches torch: a 0-d tensor, float64 when that is the default
     dtype and float32 otherwise."""
     dtype = np.float64 if get_default_dtype() is float64 else np.float32
-    return Tensor._make(np.zeros((), dtype=dtype))
+    return _factories.zeros_const((), dtype)
 
 
 def increment(step: Tensor) -> float:
