@@ -79,6 +79,7 @@ class _Tracer:
 
     def __init__(self) -> None:
         self.lines: list[str] = []
+        self.pure: set[int] = set()  # lines that may go when their result is unused
         self.slots: dict[int, str] = {}  # id(array) -> the local that holds it at replay
         self.keep: list = []  # everything whose id is a key above, alive until the trace ends
         self.consts: dict[int, str] = {}  # id(object) -> its closure name
@@ -144,9 +145,10 @@ class _Tracer:
     def emit(self, line: str) -> None:
         self.lines.append(line)
 
-    def derive(self, arr: object, expr: str) -> str:
+    def derive(self, arr: object, expr: str, pure: bool = False) -> str:
         """A new local for `arr`, computed by `expr` (no line when `expr` is a local: a rule
-        that passes its gradient on unchanged)."""
+        that passes its gradient on unchanged). A `pure` line (a backward rule, a sum, a
+        read, a cast: nothing that can raise or write) is dropped when nothing uses it."""
         if expr.isidentifier() and expr[0] == "v":
             self.slots[id(arr)] = expr
             self.keep.append(arr)
@@ -154,6 +156,8 @@ class _Tracer:
         name = self.name()
         self.slots[id(arr)] = name
         self.keep.append(arr)
+        if pure:
+            self.pure.add(len(self.lines))
         self.emit(f"{name} = {expr}")
         return name
 
@@ -167,7 +171,7 @@ class _Tracer:
         if name is not None:
             return name
         if id(a) in self.factory:
-            return self.derive(a, f"{self.const(a)}.copy()")
+            return self.derive(a, f"{self.const(a)}.copy()", pure=True)
         for t in self.args:  # an argument's array handed to an op as a parameter (targets)
             if t._data is a:
                 return self.tensor(t)
@@ -188,7 +192,7 @@ class _Tracer:
         expr = self.outside(t)
         if expr is None:
             return self.array(a)
-        return self.derive(a, f"{expr}._data")
+        return self.derive(a, f"{expr}._data", pure=True)
 
     def outside(self, t: Tensor) -> str | None:
         """How the replay names a tensor that is not the trace's own (an argument, a tensor
@@ -264,10 +268,15 @@ class _Template:
                 else:
                     raise ValueError(f"unknown name {node.id}")
 
-    def render(self, tr: _Tracer, args: list[str], params: dict) -> str | None:
+    def render(self, tr: _Tracer, args: list[str], params: dict, values: tuple) -> str | None:
+        """The body with `args` (sources) and `params` pasted in; `values` are the arguments'
+        values in this call, whose shapes are constants of the trace (the entry guards fix
+        them), so `x.shape`, `x.ndim`, `x.size` and `x.dtype` of an array become literals and
+        the branches they decide fold away."""
         if len(args) > len(self.pos):
             return None
         names = dict(zip(self.pos, args))
+        known = {p: v for p, v in zip(self.pos, values) if type(v) is np.ndarray}
         for p in self.pos[len(args) :] + self.kwonly:
             if p in params:
                 names[p] = tr.value(params[p])
@@ -285,7 +294,18 @@ class _Template:
             def visit_Name(self, node: ast.Name) -> ast.expr:
                 return copy.deepcopy(subst[node.id]) if node.id in subst else node
 
+            def visit_Attribute(self, node: ast.Attribute) -> ast.expr:
+                v = node.value
+                if isinstance(v, ast.Name) and v.id in known and node.attr in _STATIC:
+                    got = getattr(known[v.id], node.attr)
+                    text = tr.const(got) if node.attr == "dtype" else repr(got)
+                    return ast.parse(text, mode="eval").body
+                return self.generic_visit(node)
+
         return ast.unparse(_Fold().visit(Paste().visit(copy.deepcopy(self.expr))))
+
+
+_STATIC = ("shape", "ndim", "size", "dtype")
 
 
 class _Fold(ast.NodeTransformer):
@@ -371,11 +391,12 @@ def _inside(inner: ast.AST, outer: ast.AST) -> bool:
     return any(n is inner for n in ast.walk(outer))
 
 
-def _call(tr: _Tracer, fn: Callable, args: list[str], params: dict) -> str:
-    """Source that calls `fn(*args, **params)`: its body pasted in, or a call by name."""
+def _call(tr: _Tracer, fn: Callable, args: list[str], params: dict, values: tuple) -> str:
+    """Source that calls `fn(*args, **params)`: its body pasted in, or a call by name
+    (`values`: the arguments' values in the traced call)."""
     t = _template(fn)
     if t is not None:
-        src = t.render(tr, args, params)
+        src = t.render(tr, args, params, values)
         if src is not None:
             return src
     kw = "".join(f", {k}={tr.value(v)}" for k, v in params.items())
@@ -431,25 +452,26 @@ def _record_op(tr: _Tracer, op: Op, fwd, inputs, params, seen, result) -> None:
         if isinstance(x, Tensor):
             name = tr.tensor(x)
             if d is not x._data:  # cast to the common dtype by _prepare
-                name = tr.derive(d, f"{name}.astype({tr.const(d.dtype)})")
+                name = tr.derive(d, f"{name}.astype({tr.const(d.dtype)})", pure=True)
         elif d is x:
             name = tr.literal(x)
         else:  # a Python int made an array of the common dtype
             name = tr.const(d)
         args.append(name)
-    call = _call(tr, fwd, args, params)
+    call = _call(tr, fwd, args, params, datas)
     if op.nout == 1:
         out = result._data
-        name = tr.derive(out, _finish(tr, raw, out, call))
+        name = tr.derive(out, _finish(tr, raw, out, call), pure=True)
         if op.__name__ in _VALUE_SHAPED or (
             op.__name__ == "_index" and any(type(k) is np.ndarray for k in params.get("path", ()))
         ):
             tr.value_guard(f"{name}.shape != {out.shape!r}", f"the shape {out.shape} {op.__name__}")
         return
     tmp = tr.name("r")
+    tr.pure.add(len(tr.lines))
     tr.emit(f"{tmp} = {call}")
     for i, (r, t) in enumerate(zip(raw, result)):
-        tr.derive(t._data, _finish(tr, r, t._data, f"{tmp}[{i}]"))
+        tr.derive(t._data, _finish(tr, r, t._data, f"{tmp}[{i}]"), pure=True)
 
 
 def _traced_np_backward(rules, edges, g, out, datas, params):
@@ -470,6 +492,7 @@ def _traced_np_backward(rules, edges, g, out, datas, params):
     result = _ORIGINAL["np_backward"](spies, edges, g, out, datas, params)
     try:
         args = [tr.value(g), tr.value(out)] + [tr.value(d) for d in datas]
+        values = (g, out, *datas)
         it = iter(seen)
         for (nxt, _), gx in zip(edges, result):
             if nxt is None:
@@ -477,7 +500,7 @@ def _traced_np_backward(rules, edges, g, out, datas, params):
             rule, raw = next(it)
             if gx is None:
                 continue
-            tr.derive(gx, _finish(tr, raw, gx, _call(tr, rule, args, params)))
+            tr.derive(gx, _finish(tr, raw, gx, _call(tr, rule, args, params, values)), pure=True)
     except _Unsupported as e:
         tr.fail(f"a backward rule: {e}")
     return result
@@ -488,10 +511,21 @@ def _traced_add_grads(a, b):
     tr = _active()
     if tr is not None and type(a) is np.ndarray:
         try:
-            tr.derive(r, f"{tr.array(a)} + {tr.array(b)}")
+            tr.derive(r, f"{tr.array(a)} + {tr.array(b)}", pure=True)
         except _Unsupported as e:
             tr.fail(f"summing gradients: {e}")
     return r
+
+
+def _traced_check(fn: Callable, args: tuple) -> None:
+    """A check of index or target values (`_registry.value_check`): the replay runs it on its
+    own values, before the ops that use them."""
+    tr = _active()
+    if tr is not None:
+        try:
+            tr.emit(f"{tr.const(fn)}({', '.join(tr.value(a) for a in args)})")
+        except _Unsupported as e:
+            tr.fail(f"a check of index values: {e}")
 
 
 def _traced_snapshot(t: Tensor) -> np.ndarray:
@@ -580,8 +614,8 @@ def _accumulated(tr: _Tracer, leaf: Tensor, outside: str, d: str) -> None:
     tr.texpr[id(leaf._grad)] = f"{outside}._grad"
     tr.grad_of[id(leaf._grad)] = leaf
     tr.keep.append(leaf._grad)
-    tr.emit(f"_l = [{d}]")
-    tr.emit(f"del {d}")  # (so that AccumulateGrad may keep the array, as eager does)
+    tr.emit(f"_l = [{d}]")  # (and `d` is deleted when this is its last use: see _prune, so
+    # that AccumulateGrad may keep the array as .grad, as it does in eager)
     name = tr.name()
     tr.slots[id(leaf._grad._data)] = name
     tr.keep.append(leaf._grad._data)
@@ -874,6 +908,7 @@ class _Patched:
             setattr(obj, name, value)
 
         put(Op, "__call__", _traced_call)
+        _registry.CHECK_SPY[0] = _traced_check
         put(_registry, "np_backward", _traced_np_backward)
         put(graph, "add_grads", _traced_add_grads)
         put(graph, "_make", _make_via_tensor)
@@ -905,6 +940,7 @@ class _Patched:
 
     def __exit__(self, *exc: object) -> None:
         _ACTIVE[0] = None
+        _registry.CHECK_SPY[0] = None
         sys.setprofile(self.profile)
         for obj, name, old in reversed(self.undo):
             if old is _MISSING:
@@ -1018,7 +1054,7 @@ def _build(tr: _Tracer, result: object, n_args: int, fname: str) -> tuple[Callab
     for k, training in tr.modules.values():
         entry.append(f"if {k}.training is not {training}: raise _Retrace({len(guards)})")
         guards.append(f"{type(dict(tr.bound)[k]).__name__} ({k}).training is {training}")
-    body = entry + tr.lines + [f"return {ret}"]
+    body = entry + _prune(tr.lines, tr.pure, f"return {ret}")
     params = ", ".join(f"a{i}" for i in range(n_args))
     names = [n for n, _ in tr.bound]
     src = f"def compiled_{fname}({params}):\n" + "".join(f"    {line}\n" for line in body)
@@ -1031,6 +1067,50 @@ def _build(tr: _Tracer, result: object, n_args: int, fname: str) -> tuple[Callab
     fn = namespace["_factory"](*(obj for _, obj in tr.bound))
     header = "".join(f"# {n} = {_describe(obj)}\n" for n, obj in tr.bound)
     return fn, header + src, list(guards)
+
+
+def _prune(lines: list[str], pure: set[int], ret: str) -> list[str]:
+    """The lines that matter, in order, each local deleted after its last use.
+
+    Pure lines whose result nothing later uses go (a backward computes gradients for every
+    input of a node, and a double backward many that the second walk never reads). The
+    `del`s free each array as soon as the replay is done with it, as the eager walk does, so
+    that peak memory stays eager's and AccumulateGrad can adopt a gradient without a copy."""
+    lines = lines + [ret]
+    trees = [ast.parse(line).body[0] for line in lines]
+    uses = [
+        {n.id for n in ast.walk(t) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+        for t in trees
+    ]
+    defined = [
+        t.targets[0].id
+        if isinstance(t, ast.Assign) and len(t.targets) == 1 and isinstance(t.targets[0], ast.Name)
+        else None
+        for t in trees
+    ]
+    live: set[str] = set()
+    kept = []
+    for i in reversed(range(len(lines))):
+        if i in pure and defined[i] not in live:
+            continue
+        kept.append(i)
+        live |= uses[i]
+    kept.reverse()
+    last: dict[str, int] = {}
+    for i in kept:
+        for name in uses[i] | {defined[i]}:
+            if name is not None and name[0] in "vr" and name[1:].isdigit():
+                last[name] = i
+    dead: dict[int, list[str]] = {}
+    for name, i in last.items():
+        if i != kept[-1]:
+            dead.setdefault(i, []).append(name)
+    out = []
+    for i in kept:
+        out.append(lines[i])
+        if i in dead:
+            out.append("del " + ", ".join(sorted(dead[i])))
+    return out
 
 
 builtins_compile = compile  # (ember.compile below shadows the builtin in this module)

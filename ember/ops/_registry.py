@@ -264,6 +264,25 @@ _NUMBER_DTYPES = {
 }
 
 
+CHECK_SPY: list = [None]  # ember.compile's recorder of value checks, while it traces
+
+
+def value_check(fn: Callable) -> Callable:
+    """Mark `fn(*arrays_and_numbers)` as a check of index or target *values* that raises
+    torch's error. Such checks run outside the op's forward, so ember.compile records each
+    call (CHECK_SPY) and its replay runs the check again on that call's values."""
+
+    def checked(*args):
+        fn(*args)
+        spy = CHECK_SPY[0]
+        if spy is not None:
+            spy(fn, args)
+
+    checked.__name__ = checked.__qualname__ = fn.__name__
+    checked.__doc__ = fn.__doc__
+    return checked
+
+
 def defop(
     node: str | None = None,
     *,

@@ -28,7 +28,7 @@ from ..autograd._where import note_inplace
 from ..autograd.forward_ad import tangent_of
 from ..autograd.grad_mode import STATE
 from ._inplace import _scalar_name, apply_inplace
-from ._registry import defop
+from ._registry import defop, value_check
 from ._saved import type_name
 from ._util import wrap_dim
 from .shape import _view, expand
@@ -313,13 +313,8 @@ def _advanced_key(shape: list, adv: dict) -> tuple:
         raise IndexError(
             f"shape mismatch: indexing tensors could not be broadcast together with shapes {shapes}"
         ) from None
-    # Matches torch: an advanced index out of range names its position among the index tensors.
     for pos, (d, a) in enumerate(sorted(adv.items())):
-        bad = (a < -shape[d]) | (a >= shape[d])
-        if bad.any():
-            raise IndexError(
-                f"index {a[bad].flat[0]} is out of bounds for dimension {pos} with size {shape[d]}"
-            )
+        _check_advanced(a, shape[d], pos)
     return tuple(adv.get(d, _ALL) for d in range(max(adv) + 1))
 
 
@@ -454,11 +449,7 @@ def _along(x: Tensor, dim: int, index: Tensor, op: str, src: Tensor | None = Non
             f"larger than self {list(x.shape)} apart from dimension {dim}"
         )
     n = xs[dim] if x.ndim else 1
-    bad = (idx < 0) | (idx >= n)  # Matches torch: gather/scatter do not wrap negative indices
-    if bad.any():
-        raise RuntimeError(
-            f"index {idx[bad].flat[0]} is out of bounds for dimension {dim} with size {n}"
-        )
+    _check_along(idx, n, dim)
     if x.ndim == 0:
         return ((),) if idx.ndim == 0 else ((np.zeros(idx.shape, np.int64),),)
     grid = list(np.indices(idx.shape, sparse=True))
@@ -611,8 +602,7 @@ def _index_add_key(input: Tensor, dim: int, index: Tensor, source: Tensor) -> tu
             f"index_add_(): self ({_scalar_name(input.dtype)}) and source "
             f"({_scalar_name(source.dtype)}) must have the same scalar type"
         )
-    if (idx < 0).any():  # Matches torch: index_add does not wrap negative indices
-        raise IndexError("index out of range in self")
+    _check_nonnegative(idx)  # Matches torch: index_add does not wrap negative indices
     _check_bounds(idx, input.shape[dim] if input.ndim else 1, dim)
     return (_ALL,) * dim + (idx,)
 
@@ -653,20 +643,59 @@ def take(input: Tensor, index: Tensor) -> Tensor:
     """input viewed as 1-D, indexed by `index` (negative indices count from the end)."""
     idx = _index_array(index, "take", "int64")
     n = input.numel()
-    bad = (idx < -n) | (idx >= n)
-    if bad.any():
-        raise IndexError(
-            f"out of range: tried to access index {idx[bad].flat[0]} on a tensor of {n} elements."
-        )
+    _check_take(idx, n)
     key = np.unravel_index(np.where(idx < 0, idx + n, idx), tuple(input.shape))
     return _take(input, path=(tuple(key),))
 
 
+# ---- checks of index values (value_check: ember.compile replays them) ------------------------
+@value_check
 def _check_bounds(idx: np.ndarray, n: int, dim: int) -> None:
     bad = (idx < -n) | (idx >= n)
     if bad.any():
         raise RuntimeError(
             f"index {idx[bad][0]} is out of bounds for dimension {dim} with size {n}"
+        )
+
+
+@value_check
+def _check_take(idx: np.ndarray, n: int) -> None:
+    bad = (idx < -n) | (idx >= n)
+    if bad.any():
+        raise IndexError(
+            f"out of range: tried to access index {idx[bad].flat[0]} on a tensor of {n} elements."
+        )
+
+
+@value_check
+def _check_nonnegative(idx: np.ndarray) -> None:
+    if (idx < 0).any():
+        raise IndexError("index out of range in self")
+
+
+@value_check
+def _check_rows(idx: np.ndarray, n: int) -> None:
+    """embedding: torch's IndexError for an index outside [0, n)."""
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        raise IndexError("index out of range in self")
+
+
+@value_check
+def _check_along(idx: np.ndarray, n: int, dim: int) -> None:
+    bad = (idx < 0) | (idx >= n)  # Matches torch: gather/scatter do not wrap negative indices
+    if bad.any():
+        raise RuntimeError(
+            f"index {idx[bad].flat[0]} is out of bounds for dimension {dim} with size {n}"
+        )
+
+
+@value_check
+def _check_advanced(a: np.ndarray, size: int, pos: int) -> None:
+    """An advanced index out of range names its position among the index tensors (torch)."""
+    bad = (a < -size) | (a >= size)
+    if bad.any():
+        raise IndexError(
+            f"index {a[bad].flat[0]} is out of bounds for dimension {pos} with size {size}"
         )
 
 

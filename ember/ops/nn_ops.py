@@ -22,9 +22,10 @@ from .. import _dtype, _factories
 from .._tensor import Size, Tensor
 from ..autograd.grad_mode import no_grad
 from ._inplace import _scalar_name, apply_inplace
-from ._registry import defop
+from ._registry import defop, value_check
 from ._saved import type_name
 from ._util import refuse_complex, refuse_complex_grad, wrap_dim
+from .indexing import _check_rows
 from .linalg import einsum, matmul
 from .pointwise import CLAMP_COMPLEX, erf, exp, relu_, rsqrt, sigmoid, tanh, where
 from .pointwise import log as _log
@@ -736,8 +737,7 @@ def embedding(
     if weight.ndim != 2:
         raise RuntimeError("'weight' must be 2-D")
     idx = _index_array(input, "embedding")
-    if idx.size and (idx.min() < 0 or idx.max() >= num):
-        raise IndexError("index out of range in self")
+    _check_rows(idx, num)
     if max_norm is not None:
         _renorm_rows(weight, np.unique(idx), max_norm, norm_type)
     refuse_complex_grad("embedding", weight)
@@ -925,12 +925,14 @@ def _nll_pick(x: np.ndarray, target: np.ndarray, weight, ignore_index: int) -> t
     return c, np.expand_dims(safe, c), w
 
 
-def _nll_loss_fwd(x, target, weight, ignore_index, reduction):
-    # The bounds check is part of the forward so that ember.compile's replay runs it too.
-    n = x.shape[0 if x.ndim == 1 else 1]
+@value_check
+def _check_targets(target: np.ndarray, n: int, ignore_index: int) -> None:
     bad = (target != ignore_index) & ((target < 0) | (target >= n))
     if bad.any():
         raise IndexError(f"Target {target[bad].flat[0]} is out of bounds.")
+
+
+def _nll_loss_fwd(x, target, weight, ignore_index, reduction):
     c, safe, w = _nll_pick(x, target, weight, ignore_index)
     loss = -np.take_along_axis(x, safe, axis=c).squeeze(c) * w
     # Matches torch: the weighted mean divides by the summed weights of the counted targets.
@@ -999,6 +1001,7 @@ def _check_class_weight(input: Tensor, weight: Tensor | None, prefix: str = "") 
 
 def _nll(input: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int, reduction: str):
     t = target._data.astype(np.int64, copy=False)
+    _check_targets(t, input.shape[0 if input.ndim == 1 else 1], ignore_index)
     if input.ndim <= 2:
         op = _nll_loss
     else:
