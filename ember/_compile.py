@@ -33,7 +33,6 @@ import ast
 import builtins
 import copy
 import functools
-import gc
 import inspect
 import itertools
 import math
@@ -55,6 +54,7 @@ from .autograd import graph
 from .autograd.grad_mode import STATE
 from .ops import _inplace, _registry
 from .ops._registry import Op
+from .ops._saved import SavedUnavailable
 
 __all__ = ["compile"]
 
@@ -87,6 +87,7 @@ class _Tracer:
         self.texpr: dict[int, str] = {}  # id(tensor) -> how the replay names it ("a0", "k3._grad")
         self.born: set[int] = set()  # tensors created during the trace
         self.factory: set[int] = set()  # arrays made by factories (constants of the trace)
+        self.static: set[int] = set()  # arrays computed from shapes alone (shape_const)
         self.external: dict[int, tuple[str, Tensor, tuple]] = {}  # tensors read from outside
         self.grad_state: dict[int, tuple[str, bool]] = {}  # `.grad is None`, read from outside
         self.grad_set: set[int] = set()  # tensors whose .grad this trace assigned
@@ -132,14 +133,14 @@ class _Tracer:
     def value(self, x: object) -> str:
         """Source for an argument of a recorded call: arrays by their local, containers
         element by element, other values as literals."""
-        if type(x) is np.ndarray:
-            return self.array(x)
+        if type(x) is np.ndarray or (isinstance(x, np.generic) and id(x) in self.slots):
+            return self.array(x)  # (a sum of 0-d gradients is a NumPy scalar)
         if type(x) is tuple:
             return "(" + "".join(self.value(e) + ", " for e in x) + ")"
         if type(x) is list:
             return "[" + ", ".join(self.value(e) for e in x) + "]"
-        if isinstance(x, Tensor):
-            raise _Unsupported("a tensor passed to NumPy code outside the op table")
+        if isinstance(x, Tensor):  # a tensor parameter (where's condition): its values, wrapped
+            return f"_make({self.tensor(x)})"
         return self.literal(x)
 
     def emit(self, line: str) -> None:
@@ -172,11 +173,10 @@ class _Tracer:
             return name
         if id(a) in self.factory:
             return self.derive(a, f"{self.const(a)}.copy()", pure=True)
+        if id(a) in self.static:  # read only, never written: the constant itself
+            return self.const(a)
         for t in self.args:  # an argument's array handed to an op as a parameter (targets)
             if t._data is a:
-                return self.tensor(t)
-        for t in gc.get_referrers(a):  # ... or a tensor's from a closure or a module
-            if isinstance(t, Tensor) and t._data is a and id(t) not in self.born:
                 return self.tensor(t)
         raise _Unsupported(
             "an array that no recorded step produced reached an op (computed with NumPy "
@@ -506,10 +506,53 @@ def _traced_np_backward(rules, edges, g, out, datas, params):
     return result
 
 
+def _traced_node_apply(node, grads):
+    """An op node's rules written with tensor ops, run by a walk that records nothing (ops
+    without NumPy rules, such as max's, which compute masks in NumPy): each rule becomes one
+    replayed call of that rule (`_tensor_rule`), its inside unrecorded."""
+    tr = _active()
+    if tr is None or STATE.enabled:
+        return _ORIGINAL["node_apply"](node, grads)
+    op = node._op
+    xs = node._unpack_inputs()
+    out = node._unpack_out() if op.uses_out else None
+    tr.paused += 1
+    try:
+        result = _ORIGINAL["node_apply"](node, grads)
+    finally:
+        tr.paused -= 1
+    try:
+        if op.conj_saved and any(isinstance(x, Tensor) and x.is_complex() for x in xs):
+            raise _Unsupported("complex saved values")
+
+        def src(x):
+            if x is None:
+                return "None"
+            if type(x) is tuple:
+                return "(" + "".join(src(e) + ", " for e in x) + ")"
+            if type(x) is SavedUnavailable:  # (modified in place: raises if a rule reads it)
+                return tr.const(x)
+            return f"_make({tr.tensor(x)})" if isinstance(x, Tensor) else tr.value(x)
+
+        g = src(grads[0] if op.nout == 1 else tuple(grads))
+        args = ", ".join([g, src(out)] + [src(x) for x in xs])
+        kw = "".join(f", {k}={tr.value(v)}" for k, v in node._params.items())
+        vjps = op.vjps
+        for i, gx in enumerate(result):
+            if gx is None:
+                continue
+            rule = vjps[i] if i < len(vjps) else op.each(i)
+            call = f"{tr.const(rule)}({args}{kw})"
+            tr.derive(gx._data, f"_tensor_rule({call}, {src(xs[i])})", pure=True)
+    except _Unsupported as e:
+        tr.fail(f"the backward of {op.__name__}: {e}")
+    return result
+
+
 def _traced_add_grads(a, b):
     r = a + b
     tr = _active()
-    if tr is not None and type(a) is np.ndarray:
+    if tr is not None and isinstance(a, (np.ndarray, np.generic)):
         try:
             tr.derive(r, f"{tr.array(a)} + {tr.array(b)}", pure=True)
         except _Unsupported as e:
@@ -517,15 +560,26 @@ def _traced_add_grads(a, b):
     return r
 
 
-def _traced_check(fn: Callable, args: tuple) -> None:
-    """A check of index or target values (`_registry.value_check`): the replay runs it on its
-    own values, before the ops that use them."""
+def _traced_replayed(fn: Callable, args: tuple, writes: bool) -> None:
+    """A `_registry.replayed` call (a check of index values, an update of running
+    statistics): the replay makes it again on its own values, where the trace made it."""
     tr = _active()
-    if tr is not None:
-        try:
-            tr.emit(f"{tr.const(fn)}({', '.join(tr.value(a) for a in args)})")
-        except _Unsupported as e:
-            tr.fail(f"a check of index values: {e}")
+    if tr is None:
+        return
+    try:
+        srcs = []
+        for a in args:
+            if isinstance(a, Tensor):  # written in place: the tensor itself, or the array of
+                name = tr.outside(a)  # one made inside the call
+                srcs.append(f"_make({tr.tensor(a)})" if name is None else name)
+            else:
+                srcs.append(tr.value(a))
+    except _Unsupported as e:
+        tr.fail(f"{fn.__name__} at {_where()}: {e}")
+        return
+    if writes:
+        tr.effect()
+    tr.emit(f"{tr.const(fn)}({', '.join(srcs)})")
 
 
 def _traced_snapshot(t: Tensor) -> np.ndarray:
@@ -564,6 +618,40 @@ def _traced_leaf(arr: np.ndarray, requires_grad: bool) -> Tensor:
         tr.factory.add(id(arr))
         tr.keep.append(arr)
     return t
+
+
+def _traced_data_of(t: Tensor, dtype: type | None = None) -> np.ndarray:
+    """A tensor's array handed to an op as a parameter: named after its tensor (cast if it
+    was), since the tensor may be one the trace has not met (a target in a closure)."""
+    arr = _ORIGINAL["data_of"](t, dtype)
+    tr = _active()
+    if tr is not None:
+        try:
+            name = tr.tensor(t)
+            if arr is not t._data:
+                tr.derive(arr, f"{name}.astype({tr.const(arr.dtype)})", pure=True)
+        except _Unsupported as e:
+            tr.fail(f"a parameter of an op at {_where()}: {e}")
+    return arr
+
+
+def _traced_seed_array(g: Tensor) -> np.ndarray:
+    """A seed of a backward walk (`gradient=`, `grad_outputs=`), maybe a tensor from outside."""
+    tr = _active()
+    if tr is not None:
+        try:
+            tr.tensor(g)
+        except _Unsupported as e:
+            tr.fail(f"a gradient seed at {_where()}: {e}")
+    return g._data
+
+
+def _traced_shape_const(arr: np.ndarray) -> np.ndarray:
+    tr = _ACTIVE[0]
+    if tr is not None:
+        tr.static.add(id(arr))
+        tr.keep.append(arr)
+    return arr
 
 
 def _traced_make(cls, data):
@@ -853,9 +941,11 @@ def _profile(frame, event, arg) -> None:
 
 _ORIGINAL: dict[str, Any] = {
     "np_backward": _registry.np_backward,
+    "node_apply": _registry.OpNode.apply,
     "snapshot": _inplace.snapshot,
     "write": _inplace.write,
     "leaf": _factories.leaf,
+    "data_of": _factories.data_of,
     "_make": Tensor.__dict__["_make"],
     "acc_arrays": graph.AccumulateGrad.apply_arrays,
     "acc_apply": graph.AccumulateGrad.apply,
@@ -908,13 +998,17 @@ class _Patched:
             setattr(obj, name, value)
 
         put(Op, "__call__", _traced_call)
-        _registry.CHECK_SPY[0] = _traced_check
+        put(_registry.OpNode, "apply", _traced_node_apply)
+        _registry.REPLAY_SPY[0] = _traced_replayed
         put(_registry, "np_backward", _traced_np_backward)
         put(graph, "add_grads", _traced_add_grads)
+        put(graph, "seed_array", _traced_seed_array)
         put(graph, "_make", _make_via_tensor)
         put(_inplace, "snapshot", _traced_snapshot)
         put(_inplace, "write", _traced_write)
         put(_factories, "leaf", _traced_leaf)
+        put(_factories, "shape_const", _traced_shape_const)
+        put(_factories, "data_of", _traced_data_of)
         put(_random, "_write", _random_write)
         put(Tensor, "_make", classmethod(_traced_make))
         put(graph.AccumulateGrad, "apply_arrays", _traced_acc_arrays)
@@ -940,7 +1034,7 @@ class _Patched:
 
     def __exit__(self, *exc: object) -> None:
         _ACTIVE[0] = None
-        _registry.CHECK_SPY[0] = None
+        _registry.REPLAY_SPY[0] = None
         sys.setprofile(self.profile)
         for obj, name, old in reversed(self.undo):
             if old is _MISSING:
@@ -977,7 +1071,18 @@ def _fresh_leaf(data: np.ndarray) -> Tensor:
     return t
 
 
+def _tensor_rule(gx: Tensor | None, x) -> np.ndarray:
+    """A tensor rule's gradient (computed under no_grad by the replay, as the eager walk did)
+    summed back to its input's shape and dtype, as `OpNode.apply` does."""
+    if type(x) is not Tensor or type(gx) is not Tensor:
+        gx = _registry._fit(gx, x)
+    elif gx._data.shape != x._data.shape or gx._data.dtype != x._data.dtype:
+        gx = _registry._fit(gx, x)
+    return gx._data
+
+
 _GLOBALS = {
+    "_tensor_rule": _tensor_rule,
     "np": np,
     "_Retrace": _Retrace,
     "_accumulate": _accumulate,

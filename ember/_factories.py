@@ -108,6 +108,20 @@ def leaf(arr: np.ndarray, requires_grad: bool) -> Tensor:
     return t
 
 
+def data_of(t: Tensor, dtype: type | None = None) -> np.ndarray:
+    """`t`'s array (cast to `dtype`, without a copy when it already is one), to hand to an op
+    as a parameter (targets, indices, class weights). A function of its own so that
+    ember.compile can tell which tensor such an array comes from."""
+    return t._data if dtype is None else t._data.astype(dtype, copy=False)
+
+
+def shape_const(arr: np.ndarray) -> np.ndarray:
+    """`arr`, computed from shapes and parameters alone, never from a tensor's values (a
+    pooling divisor, an index grid). Marked so, ember.compile binds it as a constant of the
+    trace instead of refusing an array that no recorded step produced."""
+    return arr
+
+
 def zeros_const(shape: tuple, dtype: np.dtype) -> Tensor:
     """Zeros that depend on no input's values (a gradient that is zero by rule). Made through
     `leaf`, so that ember.compile records the array as a constant of the trace."""

@@ -14,7 +14,6 @@ import itertools
 import operator
 import weakref
 from collections.abc import Callable, Sequence
-from operator import attrgetter
 from sys import getrefcount
 from typing import TYPE_CHECKING
 
@@ -29,7 +28,10 @@ _seq = itertools.count()
 # Two gradients that reach the same output add up (arrays or tensors); a module name that
 # ember.compile's tracer replaces, to record the sum.
 add_grads = operator.add
-_by_seq = attrgetter("_seq")
+seed_array = operator.attrgetter(
+    "_data"
+)  # a seed gradient's array (swapped by ember.compile's tracer)
+_by_seq = operator.attrgetter("_seq")
 
 
 class Node:
@@ -270,7 +272,7 @@ def run_backward(
     arrays = not (create_graph or checked or STATE.fw_level)
     buffers: dict = {}
     for (node, nr), g in zip(roots, grads):
-        _add(buffers, node, nr, g._data if arrays else g)
+        _add(buffers, node, nr, seed_array(g) if arrays else g)
     captured = {}
     prev = STATE.enabled
     STATE.enabled = create_graph

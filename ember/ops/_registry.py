@@ -264,23 +264,30 @@ _NUMBER_DTYPES = {
 }
 
 
-CHECK_SPY: list = [None]  # ember.compile's recorder of value checks, while it traces
+REPLAY_SPY: list = [None]  # ember.compile's recorder of `replayed` calls, while it traces
 
 
-def value_check(fn: Callable) -> Callable:
-    """Mark `fn(*arrays_and_numbers)` as a check of index or target *values* that raises
-    torch's error. Such checks run outside the op's forward, so ember.compile records each
-    call (CHECK_SPY) and its replay runs the check again on that call's values."""
+def replayed(writes: bool) -> Callable:
+    """Mark `fn(*args)`, NumPy work outside any op that checks values and raises torch's
+    error (index bounds, targets) or, with `writes`, updates a tensor in place (BatchNorm's
+    running statistics). ember.compile records each call (REPLAY_SPY) and its replay makes
+    it again on that call's values, since neither can be read off the ops."""
 
-    def checked(*args):
-        fn(*args)
-        spy = CHECK_SPY[0]
-        if spy is not None:
-            spy(fn, args)
+    def mark(fn: Callable) -> Callable:
+        def run(*args):
+            fn(*args)
+            spy = REPLAY_SPY[0]
+            if spy is not None:
+                spy(fn, args, writes)
 
-    checked.__name__ = checked.__qualname__ = fn.__name__
-    checked.__doc__ = fn.__doc__
-    return checked
+        run.__name__ = run.__qualname__ = fn.__name__
+        run.__doc__ = fn.__doc__
+        return run
+
+    return mark
+
+
+value_check = replayed(writes=False)
 
 
 def defop(

@@ -716,7 +716,7 @@ def avg_pool2d(
         "avg_pool2d", input, kernel_size, stride, padding, 1, False if not ceil_mode else True
     )
     if divisor_override is not None:
-        divisor = np.array(float(divisor_override))
+        divisor = _factories.shape_const(np.array(float(divisor_override)))
     else:
         full, clip = zip(
             *(
@@ -724,7 +724,9 @@ def avg_pool2d(
                 for n, kk, ss, pp, o in zip(input.shape[-2:], k, s, p, out_hw)
             )
         )
-        divisor = np.outer(*(full if count_include_pad else clip)).astype(float)
+        divisor = _factories.shape_const(
+            np.outer(*(full if count_include_pad else clip)).astype(float)
+        )
     return _avg_pool(input, k=k, s=s, pads=pads, out_hw=out_hw, divisor=divisor)
 
 

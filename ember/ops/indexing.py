@@ -426,7 +426,7 @@ def _check_value(value: Tensor, target: tuple, advanced: bool) -> None:
 def _index_array(index: Tensor, op: str, allowed: str = "int32/int64") -> np.ndarray:
     if not isinstance(index, Tensor) or index.dtype not in (_dtype.int64, _dtype.int32):
         raise RuntimeError(f"{op}(): Expected dtype {allowed} for index")
-    return index._data.astype(np.int64, copy=False)
+    return _factories.data_of(index, np.int64)
 
 
 def _along(x: Tensor, dim: int, index: Tensor, op: str, src: Tensor | None = None) -> tuple:
@@ -451,8 +451,10 @@ def _along(x: Tensor, dim: int, index: Tensor, op: str, src: Tensor | None = Non
     n = xs[dim] if x.ndim else 1
     _check_along(idx, n, dim)
     if x.ndim == 0:
-        return ((),) if idx.ndim == 0 else ((np.zeros(idx.shape, np.int64),),)
-    grid = list(np.indices(idx.shape, sparse=True))
+        return (
+            ((),) if idx.ndim == 0 else ((_factories.shape_const(np.zeros(idx.shape, np.int64)),),)
+        )
+    grid = [_factories.shape_const(a) for a in np.indices(idx.shape, sparse=True)]
     grid[dim] = idx
     return (tuple(grid),)
 

@@ -22,7 +22,7 @@ from .. import _dtype, _factories
 from .._tensor import Size, Tensor
 from ..autograd.grad_mode import no_grad
 from ._inplace import _scalar_name, apply_inplace
-from ._registry import defop, value_check
+from ._registry import defop, replayed, value_check
 from ._saved import type_name
 from ._util import refuse_complex, refuse_complex_grad, wrap_dim
 from .indexing import _check_rows
@@ -85,7 +85,7 @@ def _zeros(x: Tensor) -> Tensor:
 
 
 def _arr(t: Tensor | None) -> np.ndarray | None:
-    return None if t is None else t._data
+    return None if t is None else _factories.data_of(t)
 
 
 def _reduction(reduction: str, size_average: bool | None = None, reduce: bool | None = None):
@@ -564,6 +564,14 @@ def _update_running(running: Tensor | None, value: np.ndarray, momentum: float) 
         running._vc[0] += 1
 
 
+@replayed(writes=True)
+def _update_running_stats(mean: Tensor | None, var: Tensor | None, x, axes, momentum) -> None:
+    """BatchNorm in training: the running mean and (unbiased) variance of the batch `x`."""
+    n = x.size // math.prod(x.shape[i] for i in range(x.ndim) if i not in axes)
+    _update_running(mean, x.mean(axes), momentum)
+    _update_running(var, x.var(axes) * (n / max(n - 1, 1)), momentum)
+
+
 def batch_norm(
     input: Tensor,
     running_mean: Tensor | None,
@@ -591,16 +599,14 @@ def batch_norm(
     axes = (0,) + tuple(range(2, input.ndim))
     wshape = (c,) + (1,) * (input.ndim - 2)
     if not training:
-        mean = running_mean._data.reshape(wshape)
-        invstd = 1 / np.sqrt(running_var._data.reshape(wshape) + eps)
+        with no_grad():  # (ember ops, so that ember.compile records these too)
+            mean = running_mean.reshape(wshape)._data
+            invstd = (1 / (running_var.reshape(wshape) + eps).sqrt())._data
         return _batch_norm_eval(input, weight, bias, mean=mean, invstd=invstd, wshape=wshape)
     out = _native_norm["NativeBatchNorm"](
         input, weight, bias, axes=axes, group=None, wshape=wshape, eps=eps
     )
-    x = input._data
-    n = x.size // c
-    _update_running(running_mean, x.mean(axes), momentum)
-    _update_running(running_var, x.var(axes) * (n / max(n - 1, 1)), momentum)
+    _update_running_stats(running_mean, running_var, input._data, axes, momentum)
     return out
 
 
@@ -715,7 +721,7 @@ def _index_array(indices: Tensor, fname: str) -> np.ndarray:
             f"types: Long, Int; but got {type_name(indices)} instead (while checking arguments "
             f"for {fname})"
         )
-    return indices._data
+    return _factories.data_of(indices)
 
 
 def embedding(
@@ -1000,7 +1006,7 @@ def _check_class_weight(input: Tensor, weight: Tensor | None, prefix: str = "") 
 
 
 def _nll(input: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int, reduction: str):
-    t = target._data.astype(np.int64, copy=False)
+    t = _factories.data_of(target, np.int64)
     _check_targets(t, input.shape[0 if input.ndim == 1 else 1], ignore_index)
     if input.ndim <= 2:
         op = _nll_loss
@@ -1064,13 +1070,16 @@ def _smoothed_cross_entropy(input, target, weight, ignore_index, reduction, labe
     c = 0 if input.ndim == 1 else 1
     logp = _log_softmax(input, c)
     nll = _nll(logp, target, weight, ignore_index, reduction)
-    ignored = target._data == ignore_index
+    ignored = target == ignore_index
     per_class = logp if weight is None else logp * _class_view(weight, input, c)
-    smooth = where(Tensor._make(ignored), 0.0, -per_class.sum(c))
+    smooth = where(ignored, 0.0, -per_class.sum(c))
     if reduction == "mean":
-        kept = target._data.reshape(-1)[~ignored.reshape(-1)]
-        denom = kept.size if weight is None else weight._data[kept].sum()
-        smooth = smooth.sum() / _const(denom, smooth)
+        if weight is None:  # (ember ops, which ember.compile records)
+            denom = (~ignored).sum().to(smooth.dtype)
+        else:
+            flat = target._data.reshape(-1)
+            denom = _const(weight._data[flat[flat != ignore_index]].sum(), smooth)
+        smooth = smooth.sum() / denom
     elif reduction == "sum":
         smooth = smooth.sum()
     return (1 - label_smoothing) * nll + smooth * (label_smoothing / input.shape[c])
@@ -1111,7 +1120,17 @@ def cross_entropy(
 
 
 def _bce_weight(weight: Tensor | None, target: Tensor) -> np.ndarray | None:
-    return None if weight is None else np.broadcast_to(weight._data, target.shape)
+    """The weight's array, which must broadcast to target's shape (the ops broadcast it)."""
+    if weight is None:
+        return None
+    np.broadcast_to(weight._data, target.shape)
+    return _factories.data_of(weight)
+
+
+@value_check
+def _check_probabilities(x: np.ndarray) -> None:
+    if np.any((x < 0) | (x > 1)):
+        raise RuntimeError("all elements of input should be between 0 and 1")
 
 
 @defop("BinaryCrossEntropy")
@@ -1152,9 +1171,7 @@ def binary_cross_entropy(
             f"Using a target size ({target.shape!r}) that is different to the input size "
             f"({input.shape!r}) is deprecated. Please ensure they have the same size."
         )
-    x = input._data
-    if np.any((x < 0) | (x > 1)):
-        raise RuntimeError("all elements of input should be between 0 and 1")
+    _check_probabilities(input._data)
     w = _bce_weight(weight, target)
     _check_float("binary_cross_entropy", input)
     return _binary_cross_entropy(input, target, weight=w, reduction=reduction)
