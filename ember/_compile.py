@@ -37,6 +37,7 @@ import inspect
 import itertools
 import math
 import os
+import re
 import sys
 import sysconfig
 import threading
@@ -80,6 +81,7 @@ class _Tracer:
     def __init__(self) -> None:
         self.lines: list[str] = []
         self.pure: set[int] = set()  # lines that may go when their result is unused
+        self.rendered: dict = {}  # pasted rule bodies, with placeholders for locals
         self.slots: dict[int, str] = {}  # id(array) -> the local that holds it at replay
         self.keep: list = []  # everything whose id is a key above, alive until the trace ends
         self.consts: dict[int, str] = {}  # id(object) -> its closure name
@@ -288,6 +290,24 @@ class _Template:
             return None
         for n, obj in self.free.items():
             names[n] = n if obj is None else "np" if obj is np else tr.const(obj)
+        # The same rule with the same shapes renders the same text up to its locals: render
+        # once per trace with placeholders (a 100,000-op chain pastes one body 100,000 times).
+        seen: list[str] = []
+
+        def hole(m: re.Match) -> str:
+            if m.group() not in seen:
+                seen.append(m.group())
+            return f"_P{seen.index(m.group())}_"
+
+        canon = {n: _LOCAL.sub(hole, s) for n, s in names.items()}
+        statics = tuple((p, v.shape, v.dtype.str) for p, v in known.items())
+        key = (id(self), tuple(canon.items()), statics)
+        text = tr.rendered.get(key)
+        if text is None:
+            text = tr.rendered[key] = self._paste(tr, canon, known)
+        return _HOLE.sub(lambda m: seen[int(m.group(1))], text)
+
+    def _paste(self, tr: _Tracer, names: dict, known: dict) -> str:
         subst = {n: ast.parse(s, mode="eval").body for n, s in names.items()}
 
         class Paste(ast.NodeTransformer):
@@ -306,6 +326,9 @@ class _Template:
 
 
 _STATIC = ("shape", "ndim", "size", "dtype")
+_LOCAL = re.compile(r"\b[var]\d+\b")  # the replay's locals and arguments
+_HOLE = re.compile(r"_P(\d+)_")
+_ASSIGN = re.compile(r"([vr]\d+) = ")
 
 
 class _Fold(ast.NodeTransformer):
@@ -1029,13 +1052,15 @@ class _Patched:
                 if "step" in cls.__dict__:
                     put(cls, "step", _opaque(cls.__dict__["step"]))
         self.profile = sys.getprofile()
-        sys.setprofile(_profile)
+        if self.profile is None:  # (a profiler running, such as cProfile, is left alone: then
+            sys.setprofile(_profile)  # print() and list.append go unnoticed)
         _ACTIVE[0] = self.tr
 
     def __exit__(self, *exc: object) -> None:
         _ACTIVE[0] = None
         _registry.REPLAY_SPY[0] = None
-        sys.setprofile(self.profile)
+        if self.profile is None:
+            sys.setprofile(None)
         for obj, name, old in reversed(self.undo):
             if old is _MISSING:
                 delattr(obj, name)
@@ -1182,17 +1207,12 @@ def _prune(lines: list[str], pure: set[int], ret: str) -> list[str]:
     `del`s free each array as soon as the replay is done with it, as the eager walk does, so
     that peak memory stays eager's and AccumulateGrad can adopt a gradient without a copy."""
     lines = lines + [ret]
-    trees = [ast.parse(line).body[0] for line in lines]
-    uses = [
-        {n.id for n in ast.walk(t) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
-        for t in trees
-    ]
-    defined = [
-        t.targets[0].id
-        if isinstance(t, ast.Assign) and len(t.targets) == 1 and isinstance(t.targets[0], ast.Name)
-        else None
-        for t in trees
-    ]
+    defined: list[str | None] = []
+    uses: list[set[str]] = []
+    for line in lines:
+        m = _ASSIGN.match(line)
+        defined.append(m.group(1) if m else None)
+        uses.append(set(_LOCAL.findall(line[m.end() :] if m else line)))
     live: set[str] = set()
     kept = []
     for i in reversed(range(len(lines))):
@@ -1204,7 +1224,7 @@ def _prune(lines: list[str], pure: set[int], ret: str) -> list[str]:
     last: dict[str, int] = {}
     for i in kept:
         for name in uses[i] | {defined[i]}:
-            if name is not None and name[0] in "vr" and name[1:].isdigit():
+            if name is not None and name[0] in "vr":
                 last[name] = i
     dead: dict[int, list[str]] = {}
     for name, i in last.items():
