@@ -35,11 +35,13 @@ import copy
 import functools
 import inspect
 import itertools
+import linecache
 import math
 import os
 import re
 import sys
 import sysconfig
+import textwrap
 import threading
 import time
 import types
@@ -238,7 +240,7 @@ def _where() -> str:
 
 # ---- inlining a function's `return <expr>` ---------------------------------------------------
 _SCOPED = (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp, ast.NamedExpr)
-_FILES: dict[str, ast.Module | None] = {}
+_FILES: dict[str, dict | None] = {}  # a file's lambdas and defs (see _index)
 _TEMPLATES: dict[Callable, _Template | None] = {}
 
 
@@ -365,25 +367,115 @@ def _template(fn: Callable) -> _Template | None:
 
 
 def _body_expr(fn: Callable) -> ast.expr | None:
-    """The expression a plain function or lambda returns, found in its file's syntax tree."""
+    """The expression a plain function or lambda returns. Found by parsing only the lines its
+    code spans, checked by compiling them back to the same bytecode; where that fails (a
+    lambda among others on its line, a body in parentheses), by parsing its whole file once."""
     if type(fn) is not types.FunctionType:
         return None
     code = fn.__code__
     if code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS | inspect.CO_GENERATOR):
         return None
+    if any(type(c) is types.CodeType for c in code.co_consts):
+        return None  # a nested scope: no pasting (see _SCOPED)
+    found = _snippet(fn)
+    if found is None:
+        found = _from_file(code)
+    if isinstance(found, ast.Lambda):
+        return found.body
+    if isinstance(found, ast.FunctionDef):
+        body = found.body
+        if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+            body = body[1:]  # the docstring
+        if len(body) == 1 and isinstance(body[0], ast.Return) and body[0].value:
+            return body[0].value
+    return None
+
+
+def _snippet(fn: types.FunctionType) -> ast.Lambda | ast.FunctionDef | None:
+    """`fn`'s lambda or def parsed from the lines its code spans, if they compile to it."""
+    code = fn.__code__
+    lines = linecache.getlines(code.co_filename)
+    # (every instruction's source span; RESUME's and a lambda's RETURN's are empty)
+    spans = [p for p in code.co_positions() if None not in p and (p[0], p[2]) < (p[1], p[3])]
+    if not lines or not spans:
+        return None
+    first = code.co_firstlineno
+    end = max((p[1], p[3]) for p in spans)
+    if code.co_name == "<lambda>":
+        head = lines[first - 1].encode()
+        start = min((p[0], p[2]) for p in spans)
+        stop = start[1] if start[0] == first else len(head)
+        col = head.rfind(b"lambda", 0, stop)
+        if col < 0:
+            return None
+        text = b"".join(x.encode() for x in lines[first - 1 : end[0]])
+        text = text[col : len(text) - len(lines[end[0] - 1].encode()) + end[1]]
+        try:
+            tree = ast.parse(b"(" + text + b"\n)", mode="eval").body
+        except SyntaxError:
+            return None
+        return tree if isinstance(tree, ast.Lambda) and _same_code(tree, fn) else None
+    try:
+        tree = ast.parse(textwrap.dedent("".join(lines[first - 1 : end[0]]))).body[0]
+    except (SyntaxError, IndexError):
+        return None
+    ok = isinstance(tree, ast.FunctionDef) and tree.name == code.co_name
+    return tree if ok and _same_code(tree, fn) else None
+
+
+def _same_code(node: ast.Lambda | ast.FunctionDef, fn: types.FunctionType) -> bool:
+    """Whether `node`, compiled where `fn`'s free variables are closure cells and its
+    imported globals come from imports, gives `fn`'s bytecode, names and constants: the
+    parsed text is the function's own. (Imports matter: CPython 3.11 calls a method of an
+    imported name with LOAD_ATTR, of anything else with LOAD_METHOD.)"""
+    code = fn.__code__
+    free = [ast.Assign([ast.Name(v, ast.Store())], ast.Constant(None)) for v in code.co_freevars]
+    g = fn.__globals__
+    imported = [
+        ast.Import([ast.alias("sys", name)])
+        for name in code.co_names
+        if name in g
+        and (
+            isinstance(g[name], types.ModuleType)
+            or isinstance(g[name], (type, types.FunctionType))
+            and g[name].__module__ != fn.__module__
+        )
+    ]
+    if isinstance(node, ast.Lambda):
+        inner: ast.stmt = ast.Return(node)
+    else:
+        inner = copy.copy(node)
+        inner.decorator_list = []  # (evaluated around the function, not in its code)
+    no_args = ast.arguments([], [], None, [], [], None, [])
+    outer = ast.FunctionDef("_outer", no_args, [*free, inner], [])
+    mod = ast.fix_missing_locations(ast.Module([*imported, outer], []))
+    try:
+        made = builtins_compile(mod, code.co_filename, "exec")
+    except (SyntaxError, ValueError):
+        return False
+    outer_code = next(c for c in made.co_consts if isinstance(c, types.CodeType))
+    got = [c for c in outer_code.co_consts if isinstance(c, types.CodeType)]
+    return len(got) == 1 and all(
+        getattr(got[0], a) == getattr(code, a)
+        for a in ("co_code", "co_consts", "co_names", "co_varnames", "co_freevars", "co_argcount")
+    )
+
+
+def _from_file(code: types.CodeType) -> ast.Lambda | ast.FunctionDef | None:
+    """`code`'s lambda or def found in its whole file's syntax tree (indexed by line once)."""
     path = code.co_filename
     if path not in _FILES:
         try:
             with open(path, encoding="utf-8") as f:
-                _FILES[path] = ast.parse(f.read())
+                _FILES[path] = _index(ast.parse(f.read()))
         except (OSError, SyntaxError):
             _FILES[path] = None
-    tree = _FILES[path]
-    if tree is None:
+    index = _FILES[path]
+    if index is None:
         return None
     line = code.co_firstlineno
-    if fn.__name__ == "<lambda>":
-        found = [n for n in ast.walk(tree) if isinstance(n, ast.Lambda) and n.lineno == line]
+    if code.co_name == "<lambda>":
+        found = index.get(("<lambda>", line), [])
         if len(found) > 1:  # several lambdas on a line: the one whose columns hold the code
             cols = [p[2] for p in code.co_positions() if p[0] == line and p[2] is not None]
             found = [
@@ -392,22 +484,23 @@ def _body_expr(fn: Callable) -> ast.expr | None:
                 if cols and n.col_offset <= min(cols) and max(cols) <= (n.end_col_offset or 0)
             ]
             found = [n for n in found if not any(m is not n and _inside(m, n) for m in found)]
-        return found[0].body if len(found) == 1 else None
+        return found[0] if len(found) == 1 else None
+    found = index.get((code.co_name, line), [])
+    return found[0] if found else None
+
+
+def _index(tree: ast.Module) -> dict[tuple[str, int], list]:
+    """A file's lambdas and defs by (name, line): a def under both its own line and its first
+    decorator's (which is what its code's co_firstlineno says)."""
+    index: dict[tuple[str, int], list] = {}
     for n in ast.walk(tree):
-        if isinstance(n, ast.FunctionDef) and n.name == fn.__name__:
-            first = n.decorator_list[0].lineno if n.decorator_list else n.lineno
-            if line in (n.lineno, first):
-                body = n.body
-                if (
-                    body
-                    and isinstance(body[0], ast.Expr)
-                    and isinstance(body[0].value, ast.Constant)
-                ):
-                    body = body[1:]  # the docstring
-                if len(body) == 1 and isinstance(body[0], ast.Return) and body[0].value:
-                    return body[0].value
-                return None
-    return None
+        if isinstance(n, ast.Lambda):
+            index.setdefault(("<lambda>", n.lineno), []).append(n)
+        elif isinstance(n, ast.FunctionDef):
+            lines = {n.lineno, n.decorator_list[0].lineno if n.decorator_list else n.lineno}
+            for line in lines:
+                index.setdefault((n.name, line), []).append(n)
+    return index
 
 
 def _inside(inner: ast.AST, outer: ast.AST) -> bool:

@@ -12,6 +12,7 @@ is not differentiable; an input with no rule raises when a graph needs it, never
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import types
@@ -56,7 +57,6 @@ class Op:
         self.nout = nout
         self.vjps: tuple = ()
         self.each: Callable | None = None  # rule factory for ops over any number of inputs
-        self.uses_out = False
         self.np_vjps: tuple | None = None  # the same rules on NumPy arrays (see defvjp_np)
         self.jvps: tuple | str | None = None  # forward mode; None: derived from the vjp rules
         # torch's node for this op keeps saved values that ember's rules do not read, so a
@@ -83,14 +83,23 @@ class Op:
     def defvjp(self, *rules: Callable | None) -> Op:
         """One rule per tensor input, in order; `None` marks a non-differentiable input."""
         self.vjps = rules
-        self.uses_out = any(r is not None and param_use(r, 1) != UNUSED for r in rules)
+        self.__dict__.pop("uses_out", None)
         return self
 
     def defvjp_each(self, make_rule: Callable[[int], Callable]) -> Op:
         """For ops over any number of tensors (cat, stack): `make_rule(i)` is input i's rule."""
         self.each = make_rule
-        self.uses_out = param_use(make_rule(0), 1) != UNUSED
+        self.__dict__.pop("uses_out", None)
         return self
+
+    @functools.cached_property
+    def uses_out(self) -> bool:
+        """Whether a rule reads the op's output, so that its nodes keep it. Read from the
+        rules' bytecode when an op is first called, not at import (which it would slow by
+        a third); cached in the instance, so later reads cost a plain attribute's."""
+        if self.each is not None:
+            return param_use(self.each(0), 1) != UNUSED
+        return any(r is not None and param_use(r, 1) != UNUSED for r in self.vjps)
 
     def defvjp_np(self, *rules: Callable | None) -> Op:
         """The vjp rules again, on NumPy arrays: what a backward that records no graph
