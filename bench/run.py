@@ -5,9 +5,10 @@
 Each (library, workload) runs in its own subprocess (bench/worker.py): the library's loss and
 gradients are first checked against torch's on the same inputs, then it warms up and is timed
 over repeated trials; the median (and best) count. seed-poly is the whole sin-fit program timed
-as a process; startup is `python -c "import LIB"`. A library that cannot run a workload shows
-"n/a" with the reason. Prints the table, and writes it as Markdown (results.md) and a chart of
-ratios to torch with 2 threads (results.png) under --out.
+as a process; startup is `python -c "import LIB"` (ember's bytecode is compiled first, as
+`pip install` does). A library that cannot run a workload shows "n/a" with the reason.
+Prints the table, and writes it as Markdown (results.md) and a chart of ratios to torch with 2
+threads (results.png) under --out.
 """
 
 from __future__ import annotations
@@ -316,6 +317,17 @@ def chart(results: dict[str, dict[str, Cell]], libs: list[str], path: Path) -> N
     plt.close(fig)
 
 
+def bytecode() -> None:
+    """Compile ember's modules to bytecode first, as `pip install` does for every wheel: an
+    editable checkout under PYTHONDONTWRITEBYTECODE would otherwise compile its source on
+    every import, and startup and seed-poly would time that instead of ember."""
+    import compileall
+
+    import ember
+
+    compileall.compile_dir(str(Path(ember.__file__).parent), quiet=1)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="a smoke run of a few minutes")
@@ -327,6 +339,7 @@ def main() -> None:
     libs = [lib for lib in LIB_ORDER if lib in set(args.libs) | {BASELINE}]
     results: dict[str, dict[str, Cell]] = {}
     t0 = time.perf_counter()
+    bytecode()
     with tempfile.TemporaryDirectory() as tmp:
         for w in [w for w in WORKLOADS if w in args.workloads]:
             if w in TIMED_IN_PROCESS:

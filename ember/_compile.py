@@ -526,11 +526,23 @@ def _finish(tr: _Tracer, raw: object, final: np.ndarray, expr: str) -> str:
     if type(raw) is not np.ndarray:
         expr = f"np.asarray({expr})"
         raw = np.asarray(raw)
-    if raw.shape != final.shape:
-        expr = f"{tr.const(_registry._sum_to_shape)}({expr}, {final.shape!r})"
+    if raw.shape != final.shape:  # (_registry._sum_to_shape, its axes found now)
+        axes = _registry.sum_axes(raw.shape, final.shape)
+        summed = f"{_atom(expr)}.sum(axis={axes!r}, keepdims=True)" if axes else _atom(expr)
+        expr = f"{summed}.reshape({final.shape!r})"
     if raw.dtype != final.dtype:
-        expr = f"{expr}.astype({tr.const(final.dtype)}, copy=False)"
+        expr = f"{_atom(expr)}.astype({tr.const(final.dtype)}, copy=False)"
     return expr
+
+
+def _atom(expr: str) -> str:
+    """`expr`, in parentheses unless a method called on it would apply to all of it."""
+    node = ast.parse(expr, mode="eval").body
+    return (
+        expr
+        if isinstance(node, (ast.Name, ast.Attribute, ast.Call, ast.Subscript))
+        else f"({expr})"
+    )
 
 
 # ---- the hooks installed while tracing -------------------------------------------------------
@@ -1007,8 +1019,9 @@ _LIBRARY = tuple(
 
 
 def _zero_grad(zero_grad: Callable, params: Callable) -> Callable:
-    """`zero_grad(set_to_none=True)` of a module or optimizer: replayed by calling it, after
-    which the trace knows every parameter's .grad is None (whatever it was before)."""
+    """`zero_grad(set_to_none=True)` of a module or optimizer: replayed as setting the .grad
+    of each parameter it had at trace time to None (walking the module tree again cost more
+    than the rest of a small step), after which the trace knows every such .grad is None."""
 
     @functools.wraps(zero_grad)
     def recorded(self, set_to_none: bool = True):
@@ -1022,7 +1035,9 @@ def _zero_grad(zero_grad: Callable, params: Callable) -> Callable:
         finally:
             tr.paused -= 1
         tr.effect()
-        tr.emit(f"{tr.const(zero_grad)}({tr.const(self)}, True)")
+        names = [tr.outside(p) for p in cleared]
+        if names:
+            tr.emit(" = ".join(f"{n}._grad" for n in names) + " = None")
         for p in cleared:
             tr.grad_set.add(id(p))
         return None

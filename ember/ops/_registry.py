@@ -613,11 +613,17 @@ def _conj_saved(value):
 
 def _sum_to_shape(g: np.ndarray, shape: tuple) -> np.ndarray:
     """A broadcast gradient summed back to its input's shape (`_fit`'s sum_to_size, on arrays)."""
-    lead = g.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1
-    )
+    axes = sum_axes(g.shape, shape)
     return g.sum(axis=axes, keepdims=True).reshape(shape) if axes else g.reshape(shape)
+
+
+def sum_axes(gshape: tuple, shape: tuple) -> tuple:
+    """The axes that `_sum_to_shape` sums a gradient of shape `gshape` over (ember.compile
+    computes them once per trace and replays the sum alone)."""
+    lead = len(gshape) - len(shape)
+    return tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and gshape[lead + i] != 1
+    )
 
 
 def _fit(gx: Tensor, x: Tensor) -> Tensor:
