@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import _factories
 from .._tensor import Size, Tensor
-from ._registry import defop
+from ._registry import defop, sum_axes
 from ._saved import type_name
 from ._util import shape_args, wrap_dim, wrap_dims
 
@@ -118,10 +118,7 @@ def _wrap_dim_nonscalar(dim: int, ndim: int) -> int:
 # ---- sum_to_size / expand: the engine un-broadcasts gradients with these ----------------------
 @defop("SumBackward1")
 def _sum_to(x, shape):
-    lead = x.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        i + lead for i, s in enumerate(shape) if s == 1 and x.shape[i + lead] != 1
-    )
+    axes = sum_axes(x.shape, shape)
     out = np.add.reduce(x, axis=axes, keepdims=True) if axes else x
     return out.reshape(shape)
 
