@@ -47,6 +47,7 @@ import time
 import types
 import warnings
 from collections.abc import Callable
+from sys import getrefcount
 from typing import Any
 
 import numpy as np
@@ -314,7 +315,7 @@ class _Template:
 
         class Paste(ast.NodeTransformer):
             def visit_Name(self, node: ast.Name) -> ast.expr:
-                return copy.deepcopy(subst[node.id]) if node.id in subst else node
+                return _clone(subst[node.id]) if node.id in subst else node
 
             def visit_Attribute(self, node: ast.Attribute) -> ast.expr:
                 v = node.value
@@ -324,7 +325,20 @@ class _Template:
                     return ast.parse(text, mode="eval").body
                 return self.generic_visit(node)
 
-        return ast.unparse(_Fold().visit(Paste().visit(copy.deepcopy(self.expr))))
+        return ast.unparse(_Fold().visit(Paste().visit(_clone(self.expr))))
+
+
+def _clone(node: Any) -> Any:
+    """A copy of an expression tree for a transformer to rewrite (fields only, no positions:
+    it is unparsed, never compiled); several times faster than `copy.deepcopy`."""
+    if isinstance(node, ast.AST):
+        new = node.__class__()
+        for f in node._fields:
+            setattr(new, f, _clone(getattr(node, f, None)))
+        return new
+    if type(node) is list:
+        return [_clone(n) for n in node]
+    return node
 
 
 _STATIC = ("shape", "ndim", "size", "dtype")
@@ -1186,7 +1200,23 @@ def _make_via_tensor(data):
 # ---- helpers the generated code calls ----------------------------------------------------------
 def _accumulate(leaf: Tensor, grads: list) -> np.ndarray:
     """Add a gradient into an outside leaf's .grad through its real AccumulateGrad node
-    (its hooks run, `.grad` is created or added to as eager does); return the new values."""
+    (its hooks run, `.grad` is created or added to as eager does); return the new values.
+
+    The common case (no hooks, no .grad yet, the leaf's shape and dtype) is done here as
+    `AccumulateGrad.apply_arrays` does it, without building a node: the array becomes .grad
+    when only this call holds it (`grads`, `data`, getrefcount's argument), else a copy."""
+    data = grads[0]
+    if (
+        leaf._grad is None
+        and not leaf._hooks
+        and graph.BACKWARD[0] is None
+        and data.shape == leaf._data.shape
+        and data.dtype == leaf._data.dtype
+        and not leaf.__dict__.get("_post_accumulate_grad_hooks")
+    ):
+        owned = getrefcount(data) <= 3 and data.base is None and data.flags.writeable
+        leaf._grad = Tensor._make(data if owned else data.copy())
+        return leaf._grad._data
     node = graph.accumulator(leaf)
     prev = STATE.enabled
     STATE.enabled = False
@@ -1421,7 +1451,10 @@ class Compiled:
         tensors: list = []
         key: list = []
         try:
-            _flatten((args, kwargs), tensors, key, {})
+            arrays: dict = {}
+            _flatten(args, tensors, key, arrays)  # (the tuple's length ends the positionals)
+            if kwargs:
+                _flatten(kwargs, tensors, key, arrays)
         except TypeError:
             self._warn("an argument is neither a tensor nor a hashable Python value")
             return self.fn(*args, **kwargs)
