@@ -32,6 +32,7 @@ from __future__ import annotations
 import ast
 import builtins
 import copy
+import dis
 import functools
 import inspect
 import itertools
@@ -94,6 +95,7 @@ class _Tracer:
         self.factory: set[int] = set()  # arrays made by factories (constants of the trace)
         self.static: set[int] = set()  # arrays computed from shapes alone (shape_const)
         self.external: dict[int, tuple[str, Tensor, tuple]] = {}  # tensors read from outside
+        self.roots: list[tuple[str, str, object]] = []  # the function's globals and cells
         self.grad_state: dict[int, tuple[str, bool]] = {}  # `.grad is None`, read from outside
         self.grad_set: set[int] = set()  # tensors whose .grad this trace assigned
         self.grad_of: dict[int, Tensor] = {}  # id(a .grad named "k._grad") -> its tensor
@@ -355,7 +357,8 @@ class _Fold(ast.NodeTransformer):
         if any(isinstance(n, (ast.Name, ast.Call, ast.Attribute)) for n in ast.walk(node.test)):
             return node
         try:
-            taken = eval(builtins_compile(ast.Expression(node.test), "<fold>", "eval"), {})
+            test = ast.fix_missing_locations(ast.Expression(node.test))  # (_clone drops them)
+            taken = eval(builtins_compile(test, "<fold>", "eval"), {})
         except Exception:  # noqa: BLE001 -- left as it is
             return node
         return node.body if taken else node.orelse
@@ -1268,6 +1271,41 @@ class _Trace:
         self.trace_time = 0.0
 
 
+_CONSTANT = (bool, int, float, str)
+
+
+def _roots(tr: _Tracer, fn: Callable) -> None:
+    """The globals and closure variables `fn`'s own code names, for entry guards: a replay
+    pastes their values in (a learning rate as a literal, a tensor or a model as the object
+    found at trace time), so rebinding one (`lr = lr * 0.9`, `x = next_batch()`) must trace
+    again. Numbers, strings and None are compared by value, everything else by identity;
+    modules are skipped. (Names read by the functions it calls are not guarded: see the
+    README's limits.)"""
+    if not isinstance(fn, types.FunctionType):
+        return
+    code = fn.__code__
+    names: set[str] = set()
+    todo = [code]
+    while todo:  # (nested code: comprehensions, lambdas and defs inside it)
+        c = todo.pop()
+        names.update(i.argval for i in dis.get_instructions(c) if i.opname == "LOAD_GLOBAL")
+        todo.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
+    g = fn.__globals__
+    found = [(f"global {n}", f"{{G}}[{n!r}]", g[n]) for n in sorted(names) if n in g]
+    for n, cell in zip(code.co_freevars, fn.__closure__ or ()):
+        try:
+            found.append(
+                (f"closure variable {n}", f"{tr.const(cell)}.cell_contents", cell.cell_contents)
+            )
+        except ValueError:  # an empty cell (assigned later)
+            continue
+    gname = tr.const(g) if any(src.startswith("{G}") for _, src, _ in found) else ""
+    for what, src, v in found:
+        if isinstance(v, types.ModuleType) or (type(v) is float and not math.isfinite(v)):
+            continue
+        tr.roots.append((what, src.replace("{G}", gname), v))
+
+
 def _returned(tr: _Tracer, x: object) -> str:
     """Source that rebuilds the function's result at replay."""
     if isinstance(x, Tensor):
@@ -1316,6 +1354,14 @@ def _build(tr: _Tracer, result: object, n_args: int, fname: str) -> tuple[Callab
             f"or {k}._requires_grad is not {rg}: raise _Retrace({len(guards)})"
         )
         guards.append(f"the shape, dtype and requires_grad of a tensor read from outside ({k})")
+    for what, src, v in tr.roots:
+        if v is None or type(v) in _CONSTANT:
+            check = f"type({src}) is not {type(v).__name__} or {src} != {v!r}"
+            guards.append(f"{what} == {v!r}")
+        else:
+            check = f"{src} is not {tr.const(v)}"
+            guards.append(f"{what} is the object it was at trace time")
+        entry.append(f"if {check}: raise _Retrace({len(guards) - 1})")
     for expr, was_none in tr.grad_state.values():
         entry.append(f"if ({expr}._grad is None) is not {was_none}: raise _Retrace({len(guards)})")
         guards.append(f"{expr}.grad is {'' if was_none else 'not '}None")
@@ -1471,7 +1517,11 @@ class Compiled:
         if why is None:
             why = "first call" if not self.traces else _new_key_reason(self.traces, key_t)
         if len(self.traces) >= self.max_traces:
-            self._warn(f"{self.max_traces} traces already (last re-trace: {why}); running eagerly")
+            self._warn(
+                f"{self.max_traces} traces already (last re-trace: {why}); running eagerly "
+                "from now on (raise max_traces, or keep the inputs' shapes and values fixed)",
+                key="bound",
+            )
             return self.fn(*args, **kwargs)
         return self._trace(key_t, tensors, args, kwargs, why)
 
@@ -1480,6 +1530,7 @@ class Compiled:
             return self.fn(*args, **kwargs)
         tr = _Tracer()
         tr.args = tensors
+        _roots(tr, self.fn)
         for i, t in enumerate(tensors):
             tr.texpr.setdefault(id(t), f"a{i}")
         entry = _Trace(key)
@@ -1520,9 +1571,11 @@ class Compiled:
             lines.append("  guards: " + ("; ".join(entry.guards) or "input signature only"))
         return "\n".join(lines)
 
-    def _warn(self, why: str) -> None:
-        if why not in self._warned:
-            self._warned.add(why)
+    def _warn(self, why: str, key: str | None = None) -> None:
+        """Warn once per `key` (the message itself when None)."""
+        key = why if key is None else key
+        if key not in self._warned:
+            self._warned.add(key)
             warnings.warn(f"ember.compile({self.__name__}): {why}", UserWarning, stacklevel=3)
 
 

@@ -1,0 +1,447 @@
+"""ember.compile's contract (issue #7): what a user sees from the decorator, its guards and
+re-traces, its warnings, and compiled training loops that end where eager ones do."""
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+import ember
+from ember import nn
+
+
+def _eq(a, b) -> bool:
+    return np.array_equal(np.asarray(a), np.asarray(b))
+
+
+def _grads_of(model):
+    return [None if p.grad is None else p.grad.numpy().copy() for p in model.parameters()]
+
+
+# ---- the decorator and its attributes ----------------------------------------------------------
+def test_decorator_forms_and_source():
+    @ember.compile
+    def f(x):
+        return (x * 2).sin()
+
+    @ember.compile(explain=False)
+    def g(x):
+        return (x * 2).sin()
+
+    x = ember.randn(5)
+    assert _eq(f(x), (x * 2).sin()) and _eq(g(x), (x * 2).sin())
+    assert f.__name__ == "f" and f.traces[0].run is not None
+    src = f.source
+    assert "def compiled_f(a0):" in src and "np.sin" in src
+    assert "grad_fn" not in src
+
+
+def test_replayed_call_does_not_run_the_python_function_again():
+    calls = []
+
+    def f(x):
+        calls.append(1)  # (the trace warns about this: tested below)
+        return x + 1
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        step = ember.compile(f)
+        for _ in range(3):
+            step(ember.ones(2))
+    assert len(calls) == 1
+
+
+def test_bad_arguments():
+    with pytest.raises(TypeError, match="expected a callable"):
+        ember.compile(3)
+    with pytest.raises(ValueError, match="unknown mode"):
+        ember.compile(lambda x: x, mode="fast")
+
+
+def test_mode_eager_never_traces():
+    step = ember.compile(lambda x: x * 3, mode="eager")
+    assert _eq(step(ember.ones(2)), [3.0, 3.0])
+    assert step.traces == [] and step.source == ""
+
+
+# ---- guards and re-traces ----------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "second",
+    [
+        lambda: ember.ones(4),  # shape
+        lambda: ember.ones(3, dtype=ember.float64),  # dtype
+        lambda: ember.ones(3, requires_grad=True),  # requires_grad
+    ],
+)
+def test_input_signature_change_retraces(second):
+    step = ember.compile(lambda x: (x * 2).sum().detach())
+    step(ember.ones(3))
+    y = second()
+    assert _eq(step(y), (y * 2).sum().detach())
+    assert len(step.traces) == 2
+    step(ember.ones(3))  # the first trace is still cached
+    assert len(step.traces) == 2
+
+
+def test_python_arguments_are_part_of_the_key():
+    step = ember.compile(lambda x, k: x * k)
+    x = ember.ones(2)
+    assert _eq(step(x, 2.0), [2.0, 2.0]) and _eq(step(x, 3.0), [3.0, 3.0])
+    assert _eq(step(x, 2.0), [2.0, 2.0]) and len(step.traces) == 2
+
+
+def test_keyword_and_positional_calls_do_not_share_a_trace():
+    def f(a=None, b=None):
+        return a * 2 if b is None else b * 3
+
+    step = ember.compile(f)
+    x = ember.ones(2)
+    assert _eq(step(x), [2.0, 2.0])
+    assert _eq(step(b=x), [3.0, 3.0])
+    assert _eq(step(x), [2.0, 2.0])
+
+
+@pytest.mark.parametrize(
+    "read",
+    [
+        lambda t: t.sum().item() > 0,
+        lambda t: bool(t.sum() > 0),
+        lambda t: float(t.sum()) > 0,
+        lambda t: t.tolist()[0] > 0,
+    ],
+)
+def test_value_reads_become_guards(read):
+    step = ember.compile(lambda x: x * 2 if read(x) else x * 3)
+    pos, neg = ember.ones(3), -ember.ones(3)
+    for x, want in ((pos, 2.0), (neg, -3.0), (pos, 2.0), (neg, -3.0)):
+        assert _eq(step(x), [want] * 3)
+    assert len(step.traces) == 2
+
+
+def test_loop_count_read_from_a_tensor():
+    def f(x, n):
+        y = x
+        for _ in range(int(n)):
+            y = y * 2
+        return y
+
+    step = ember.compile(f)
+    x = ember.ones(2)
+    assert _eq(step(x, ember.tensor(3)), [8.0, 8.0])
+    assert _eq(step(x, ember.tensor(1)), [2.0, 2.0])
+    assert _eq(step(x, ember.tensor(3)), [8.0, 8.0])
+
+
+_SCALE = ember.ones(3)
+_LR = 0.5
+
+
+def test_rebinding_a_global_retraces():
+    global _SCALE, _LR
+    step = ember.compile(lambda x: x * _SCALE * _LR)
+    assert _eq(step(ember.ones(3)), [0.5] * 3)
+    assert _eq(step(ember.ones(3)), [0.5] * 3) and len(step.traces) == 1
+    _SCALE = ember.full((3,), 2.0)  # same shape, new tensor: its values, not the old ones
+    assert _eq(step(ember.ones(3)), [1.0] * 3)
+    _LR = 0.25  # a number pasted in as a literal
+    assert _eq(step(ember.ones(3)), [0.5] * 3)
+    _LR = 1  # an int where a float was: a new trace too (int and float promote differently)
+    assert _eq(step(ember.ones(3)), [2.0] * 3)
+    assert len(step.traces) == 4
+    assert "global _SCALE is the object it was at trace time" in step.traces[0].guards
+    assert "global _LR == 0.5" in step.traces[0].guards
+
+
+def test_rebinding_a_closure_variable_retraces():
+    scale = ember.ones(3)
+    step = ember.compile(lambda x: x * scale)
+    assert _eq(step(ember.ones(3)), [1.0] * 3)
+    scale = ember.full((3,), 3.0)  # noqa: F841 -- read by the lambda
+    assert _eq(step(ember.ones(3)), [3.0] * 3)
+    assert len(step.traces) == 2
+
+
+def test_tensor_in_a_container_is_bound_at_trace_time():
+    """The documented limit: a tensor reached through a dict (or a list, an attribute) is
+    the object found at trace time; a module's parameters are meant to be."""
+    box = {"t": ember.ones(3)}
+    step = ember.compile(lambda x: x * box["t"])
+    step(ember.ones(3))
+    box["t"].mul_(2.0)  # the same tensor changed in place: seen
+    assert _eq(step(ember.ones(3)), [2.0] * 3)
+
+
+def test_module_training_flag_is_a_guard():
+    ember.manual_seed(0)
+    bn = nn.BatchNorm1d(3)
+    step = ember.compile(lambda x: bn(x).detach())
+    x = ember.randn(4, 3)
+    train = step(x)
+    bn.eval()
+    evald = step(x)
+    assert len(step.traces) == 2
+    assert not _eq(train, evald)
+    assert _eq(evald, bn(x).detach())
+
+
+def test_past_the_bound_it_runs_eagerly_with_one_warning():
+    step = ember.compile(lambda x: x + 1, max_traces=2)
+    step(ember.ones(1))
+    step(ember.ones(2))
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        for n in (3, 4, 5):
+            assert _eq(step(ember.ones(n)), [2.0] * n)
+    assert len(step.traces) == 2
+    msgs = [str(m.message) for m in w]
+    assert len(msgs) == 1 and "2 traces already" in msgs[0] and "running eagerly" in msgs[0]
+
+
+def test_explain_prints_what_was_captured_and_why(capsys):
+    step = ember.compile(lambda x: (x * 2).sum(), explain=True)
+    step(ember.ones(3))
+    step(ember.ones(4))
+    out = capsys.readouterr().out
+    assert "trace 1 (first call)" in out and "captured" in out and "guards:" in out
+    assert "trace 2 (argument entry" in out and "tensor[3]" in out and "tensor[4]" in out
+
+
+# ---- what runs eagerly, and what is warned about -----------------------------------------------
+def test_side_effects_warned_at_trace_time():
+    seen = []
+
+    def f(x):
+        print("tracing")
+        seen.append(x)
+        return x * 2
+
+    step = ember.compile(f)
+    with pytest.warns(UserWarning, match="print.*append|append.*print"):
+        step(ember.ones(2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        step(ember.ones(2))  # no warning on replay
+    assert len(seen) == 1
+
+
+@pytest.mark.parametrize(
+    "fn, why",
+    [
+        (lambda x: x * ember.rand(3), "random"),
+        (lambda x: x * ember.from_numpy(x.numpy() * 2), "numpy"),
+        (lambda x: (x * 2).requires_grad_() * 2, "graph is still needed"),
+    ],
+)
+def test_what_cannot_be_replayed_runs_eagerly_with_a_reason(fn, why):
+    step = ember.compile(fn)
+    x = ember.ones(3)
+    with pytest.warns(UserWarning, match="runs eagerly"):
+        step(x)
+    assert step.traces[0].run is None and why in step.traces[0].eager_reason
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the reason is given once
+        step(x)
+
+
+# ---- state: parameters, gradients, optimizer ---------------------------------------------------
+def test_parameters_are_updated_in_place_and_state_dict_sees_it():
+    ember.manual_seed(0)
+    model = nn.Linear(4, 2)
+    opt = ember.optim.SGD(model.parameters(), lr=0.1)
+    w, sd = model.weight, model.state_dict()
+    x = ember.randn(3, 4)
+
+    @ember.compile
+    def step():
+        opt.zero_grad()
+        model(x).pow(2).sum().backward()
+        opt.step()
+
+    before = w.detach().numpy().copy()
+    for _ in range(3):
+        step()
+    assert model.weight is w
+    assert not _eq(before, w.detach())
+    assert _eq(sd["weight"], w.detach())
+    assert _eq(model.state_dict()["weight"], w.detach())
+
+
+def test_gradients_accumulate_across_replays_as_in_eager():
+    def run(compiled):
+        w = ember.tensor([1.0, 2.0], requires_grad=True)
+
+        def step(x):
+            (w * x).sum().backward()
+            return w.grad.clone()
+
+        s = ember.compile(step) if compiled else step
+        return [s(ember.tensor([3.0, 4.0])).tolist() for _ in range(3)], w.grad.tolist()
+
+    assert run(True) == run(False) == ([[3, 4], [6, 8], [9, 12]], [9, 12])
+
+
+def test_hooks_registered_after_the_trace_still_run():
+    w = ember.tensor([1.0, 2.0], requires_grad=True)
+
+    @ember.compile
+    def step():
+        w.grad = None
+        (w * 3).sum().backward()
+
+    step()
+    step()
+    assert w.grad.tolist() == [3.0, 3.0]
+    w.register_hook(lambda g: g * 10)
+    step()
+    assert w.grad.tolist() == [30.0, 30.0]
+    seen = []
+    w.register_post_accumulate_grad_hook(lambda p: seen.append(p.grad.tolist()))
+    step()
+    assert seen == [[30.0, 30.0]]
+
+
+def test_replayed_grad_is_not_shared_with_another_tensor():
+    w = ember.tensor([1.0, 2.0], requires_grad=True)
+
+    @ember.compile
+    def step(x):
+        w.grad = None
+        y = x * 1.0
+        (w * y).sum().backward()
+        return y
+
+    for _ in range(3):
+        y = step(ember.tensor([3.0, 4.0]))
+    y.add_(100.0)
+    assert w.grad.tolist() == [3.0, 4.0]
+
+
+def test_autograd_grad_and_double_backward():
+    def hvp(w, v):
+        g = ember.autograd.grad((w.pow(3)).sum(), w, create_graph=True)[0]
+        return ember.autograd.grad((g * v).sum(), w)[0]
+
+    w = ember.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    v = ember.tensor([1.0, 0.5, 0.25])
+    step = ember.compile(hvp)
+    want = hvp(w, v)
+    for _ in range(3):
+        assert _eq(step(w, v), want)
+    assert step.traces[0].run is not None
+
+
+def test_no_grad_data_writes_are_replayed():
+    w = ember.zeros(2, requires_grad=True)
+
+    @ember.compile
+    def step():
+        w.grad = None
+        ((w - 1.0) ** 2).sum().backward()
+        w.data = w.data - 0.25 * w.grad
+
+    for _ in range(3):
+        step()
+    want = np.zeros(2, np.float32)
+    for _ in range(3):
+        want = want - np.float32(0.25) * (2 * (want - 1))
+    assert _eq(w.detach(), want)
+
+
+# ---- the examples' training loops --------------------------------------------------------------
+def _fit_sine(compiled: bool, steps: int = 50):
+    ember.manual_seed(0)
+    x = ember.linspace(-math.pi, math.pi, 200)
+    y = ember.sin(x)
+    xx = x.unsqueeze(-1).pow(ember.tensor([1, 2, 3]))
+    model = nn.Sequential(nn.Linear(3, 1), nn.Flatten(0, 1))
+    loss_fn = nn.MSELoss(reduction="sum")
+
+    def step():
+        loss = loss_fn(model(xx), y)
+        model.zero_grad()
+        loss.backward()
+        with ember.no_grad():
+            for param in model.parameters():
+                param -= 1e-5 * param.grad
+        return loss
+
+    run = ember.compile(step) if compiled else step
+    losses = [run().item() for _ in range(steps)]
+    return losses, [p.detach().numpy().copy() for p in model.parameters()], _grads_of(model)
+
+
+def _conv_net(compiled: bool, steps: int = 4):
+    ember.manual_seed(1)
+    model = nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(4 * 4 * 4, 3),
+    )
+    opt = ember.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    x, t = ember.randn(5, 1, 8, 8), ember.randint(0, 3, (5,))
+
+    def step():
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(model(x), t)
+        loss.backward()
+        opt.step()
+        return loss
+
+    run = ember.compile(step) if compiled else step
+    losses = [run().item() for _ in range(steps)]
+    return losses, [p.detach().numpy().copy() for p in model.parameters()], _grads_of(model)
+
+
+def _adam_mlp(compiled: bool, steps: int = 4):
+    ember.manual_seed(2)
+    model = nn.Sequential(nn.Linear(6, 8), nn.Tanh(), nn.Linear(8, 1))
+    opt = ember.optim.Adam(model.parameters(), lr=0.01)
+    x, t = ember.randn(10, 6), ember.randn(10, 1)
+
+    def step():
+        opt.zero_grad()
+        loss = nn.functional.mse_loss(model(x), t)
+        loss.backward()
+        opt.step()
+        return loss
+
+    run = ember.compile(step) if compiled else step
+    losses = [run().item() for _ in range(steps)]
+    return losses, [p.detach().numpy().copy() for p in model.parameters()], _grads_of(model)
+
+
+@pytest.mark.parametrize("loop", [_fit_sine, _conv_net, _adam_mlp])
+def test_training_loop_ends_where_eager_ends(loop):
+    l1, p1, g1 = loop(False)
+    l2, p2, g2 = loop(True)
+    assert l1 == l2
+    assert all(_eq(a, b) for a, b in zip(p1, p2))
+    assert all(_eq(a, b) for a, b in zip(g1, g2))
+
+
+loss = None  # a global that shares its name with an attribute the function reads
+
+
+def test_only_globals_the_function_loads_are_guarded():
+    global loss
+
+    class Out:
+        def __init__(self, t):
+            self.loss = t
+
+    step = ember.compile(lambda x: Out(x * 2).loss)
+    for i in range(3):
+        loss = i  # rebinding it must not trace again
+        step(ember.ones(1))
+    assert len(step.traces) == 1
+
+
+def test_constant_branches_of_pasted_rules_fold():
+    """sub's forward is `a - b if alpha == 1 else a - alpha * b`: with alpha a constant of the
+    trace, the replay keeps only the branch taken."""
+    step = ember.compile(lambda a, b: a - b)
+    step(ember.ones(2), ember.ones(2))
+    assert " - " in step.source and " else " not in step.source
