@@ -274,6 +274,9 @@ class _Template:
                     self.free[node.id] = None  # a builtin keeps its name
                 else:
                     raise ValueError(f"unknown name {node.id}")
+        self.expr = _Inline(self.free, params).visit(expr)
+        used = {n.id for n in ast.walk(self.expr) if isinstance(n, ast.Name)}
+        self.free = {n: obj for n, obj in self.free.items() if n in used}
 
     def render(self, tr: _Tracer, args: list[str], params: dict, values: tuple) -> str | None:
         """The body with `args` (sources) and `params` pasted in; `values` are the arguments'
@@ -341,6 +344,44 @@ def _clone(node: Any) -> Any:
     if type(node) is list:
         return [_clone(n) for n in node]
     return node
+
+
+class _Inline(ast.NodeTransformer):
+    """`op.fwd(a, b)` inside a rule (tanh's NumPy rule is `_tanh_backward.fwd(g, out)`) ->
+    that forward's own expression with `a`, `b` in place, so the replay runs the arithmetic
+    instead of calling a function for it. Only where the arguments are names or constants
+    (pasting one twice costs nothing) and the forward's free names mean the same here."""
+
+    def __init__(self, free: dict, params: set) -> None:
+        self.free, self.params = free, params
+
+    def visit_Call(self, node: ast.Call) -> ast.expr:
+        self.generic_visit(node)
+        f = node.func
+        if not (
+            isinstance(f, ast.Attribute)
+            and f.attr == "fwd"
+            and isinstance(f.value, ast.Name)
+            and isinstance(self.free.get(f.value.id), Op)
+            and not node.keywords
+            and all(isinstance(a, (ast.Name, ast.Constant)) for a in node.args)
+        ):
+            return node
+        inner = _template(self.free[f.value.id].fwd)
+        if inner is None or inner.kwonly or len(node.args) != len(inner.pos):
+            return node
+        subst = dict(zip(inner.pos, node.args))
+        for n, obj in inner.free.items():
+            if n in subst or n in self.params or self.free.get(n, obj) is not obj:
+                return node  # (a name that would mean something else here)
+        for n, obj in inner.free.items():
+            self.free[n] = obj
+
+        class Put(ast.NodeTransformer):
+            def visit_Name(self, name: ast.Name) -> ast.expr:
+                return _clone(subst[name.id]) if name.id in subst else name
+
+        return Put().visit(_clone(inner.expr))
 
 
 _STATIC = ("shape", "ndim", "size", "dtype")

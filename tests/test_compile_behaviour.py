@@ -445,3 +445,18 @@ def test_constant_branches_of_pasted_rules_fold():
     step = ember.compile(lambda a, b: a - b)
     step(ember.ones(2), ember.ones(2))
     assert " - " in step.source and " else " not in step.source
+
+
+def test_rules_that_call_an_op_forward_are_pasted_inline():
+    """tanh's NumPy rule is `_tanh_backward.fwd(g, out)`: the replay runs its arithmetic."""
+
+    def f(x0):
+        x = x0.clone().requires_grad_(True)
+        x.tanh().sum().backward()
+        return x.grad
+
+    x0 = ember.randn(5)
+    step = ember.compile(f)
+    want = f(x0)
+    assert _eq(step(x0), want) and _eq(step(x0), want)
+    assert ".fwd(" not in step.source and "(1 - " in step.source
