@@ -38,6 +38,7 @@ DIST = {  # library -> distribution whose version the report names
     "numpy": "numpy",
     "ember": "ember",
     "ember-compiled": "ember",
+    "ember-fused": "ember",
     "torch-1t": "torch",
     "torch-2t": "torch",
     "autograd": "autograd",
@@ -177,7 +178,7 @@ def startup(libs: list[str], s: Settings) -> dict[str, Cell]:
     by_module: dict[str, Cell] = {}
     cells = {}
     for lib in libs:
-        module = LIBS[lib]
+        module = "ember" if lib.startswith("ember") else LIBS[lib]
         if module not in by_module:
             code = (
                 f"import {module}, resource; "

@@ -29,6 +29,7 @@ LIBS: dict[str, str] = {
     "numpy": "numpy",
     "ember": "ember",
     "ember-compiled": "ember",
+    "ember-fused": "numexpr",  # ember.compile(fuse=True): needs the ember[fast] extra
     "torch-1t": "torch",
     "torch-2t": "torch",
     "autograd": "autograd",
@@ -43,13 +44,17 @@ LIBS: dict[str, str] = {
 def builder(lib: str) -> Callable[[str, dict[str, np.ndarray]], Case]:
     """Import `lib` (raising ImportError when it is not installed) and return its `build`."""
     importlib.import_module(LIBS[lib])
-    if lib in ("ember", "ember-compiled", "torch-1t", "torch-2t"):
+    if lib in ("ember", "ember-compiled", "ember-fused", "torch-1t", "torch-2t"):
         from impls import torchlike
 
-        m = importlib.import_module(LIBS[lib])
+        m = importlib.import_module("ember" if lib.startswith("ember") else LIBS[lib])
         if lib.startswith("torch"):
             m.set_num_threads(int(lib[-2]))
-        kw = {"jit": m.compile} if lib == "ember-compiled" else {}
+        kw = {}
+        if lib == "ember-compiled":
+            kw = {"jit": m.compile}
+        elif lib == "ember-fused":
+            kw = {"jit": lambda fn: m.compile(fn, fuse=True)}
         return lambda w, inp: torchlike.build(m, w, inp, **kw)
     if lib.startswith("jax"):
         from impls import jax_impl

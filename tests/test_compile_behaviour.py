@@ -460,3 +460,87 @@ def test_rules_that_call_an_op_forward_are_pasted_inline():
     want = f(x0)
     assert _eq(step(x0), want) and _eq(step(x0), want)
     assert ".fwd(" not in step.source and "(1 - " in step.source
+
+
+# ---- fusion (fuse=True, the ember[fast] extra) -------------------------------------------------
+def _chain(x0):
+    x = x0.clone().requires_grad_(True)
+    y = x
+    for _ in range(4):
+        y = (y * 1.01 + 0.1).tanh()
+    loss = y.sum()
+    loss.backward()
+    return loss.detach(), x.grad
+
+
+def test_fusion_is_off_by_default():
+    step = ember.compile(_chain)
+    step(ember.randn(64))
+    assert "numexpr" not in step.source
+
+
+def test_fusion_needs_numexpr(monkeypatch):
+    from ember import _fuse
+
+    monkeypatch.setattr(_fuse, "available", lambda: False)
+    with pytest.raises(ImportError, match=r"pip install 'ember\[fast\]'"):
+        ember.compile(_chain, fuse=True)
+
+
+@pytest.fixture
+def always_faster(monkeypatch):
+    pytest.importorskip("numexpr")
+    from ember import _fuse
+
+    monkeypatch.setattr(_fuse, "faster", lambda fused, numpy: True)
+
+
+def _near(got, want, tol=1e-6):
+    g, w = np.asarray(got), np.asarray(want)
+    assert g.dtype == w.dtype and g.shape == w.shape
+    assert np.abs(g - w).max() <= tol * max(np.abs(w).max(), 1.0)
+
+
+def test_fused_chain_is_one_expression_within_rounding(always_faster):
+    x0 = ember.randn(64)
+    step = ember.compile(_chain, fuse=True)
+    want = _chain(x0)
+    for _ in range(3):
+        got = step(x0)
+        for a, b in zip(got, want):
+            _near(a, b)
+    src = step.source
+    assert "numexpr.NumExpr" in src
+    # the forward's x * 1.01 + 0.1 and tanh are one call per layer, not three lines
+    assert "* 1.01" not in src.split("np.add.reduce")[0]
+
+
+def test_fusion_keeps_float32():
+    pytest.importorskip("numexpr")
+    from ember import _fuse
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_fuse, "faster", lambda fused, numpy: True)
+        step = ember.compile(lambda x: (x * 0.1 + 2.5).exp(), fuse=True)
+        x = ember.randn(32)
+        step(x)
+        got = step(x)
+    assert "numexpr.NumExpr" in step.source
+    assert got.dtype == ember.float32
+    _near(got, (x * 0.1 + 2.5).exp())
+
+
+def test_fused_training_loop_stays_near_eager(monkeypatch):
+    """The tanh network trained with Adam: its tanh forward/backward is fused."""
+    pytest.importorskip("numexpr")
+    from ember import _fuse
+
+    monkeypatch.setattr(_fuse, "faster", lambda fused, numpy: True)
+    real, made = ember.compile, []
+    monkeypatch.setattr(ember, "compile", lambda fn: made.append(real(fn, fuse=True)) or made[-1])
+    l1, p1, _ = _adam_mlp(False)
+    l2, p2, _ = _adam_mlp(True)
+    assert "numexpr.NumExpr" in made[0].source
+    _near(l2, l1, 1e-5)
+    for a, b in zip(p1, p2):
+        _near(b, a, 1e-5)
