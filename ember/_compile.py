@@ -55,6 +55,7 @@ import numpy as np
 
 from . import _factories, _random
 from ._tensor import Tensor
+from .autograd import _where as _sites
 from .autograd import graph
 from .autograd.grad_mode import STATE
 from .ops import _inplace, _registry
@@ -236,11 +237,10 @@ def _active() -> _Tracer | None:
 
 
 def _where() -> str:
-    """The user's file:line that is running (the first frame outside ember)."""
-    f = sys._getframe(1)
-    while f is not None and f.f_code.co_filename.startswith(_EMBER_DIR):
-        f = f.f_back
-    return "?" if f is None else f"{os.path.basename(f.f_code.co_filename)}:{f.f_lineno}"
+    """The user's file:line that is running (the first frame outside ember), as the
+    autograd errors find it."""
+    loc = _sites.line_of(_sites.site())
+    return "?" if loc is None else f"{os.path.basename(loc[0])}:{loc[1]}"
 
 
 # ---- inlining a function's `return <expr>` ---------------------------------------------------
