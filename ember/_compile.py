@@ -1109,25 +1109,37 @@ def _optimizer_params(opt) -> list:
     return [p for group in opt.param_groups for p in group["params"]]
 
 
-def _profile(frame, event, arg) -> None:
-    """Notice the Python side effects a replay will not repeat (print, list.append) in the
-    user's own code (not in ember or the standard library)."""
-    if event != "c_call" or frame.f_code.co_filename.startswith(_LIBRARY):
-        return
-    tr = _ACTIVE[0]
-    if tr is None or tr.paused:
-        return
-    if arg is print:
-        what = "print()"
-    elif getattr(arg, "__name__", "") in ("append", "extend", "insert") and isinstance(
-        getattr(arg, "__self__", None), list
-    ):
-        what = f"list.{arg.__name__}()"
-    else:
-        return
-    where = f"{os.path.basename(frame.f_code.co_filename)}:{frame.f_lineno}"
-    if f"{what} at {where}" not in tr.side_effects:
-        tr.side_effects.append(f"{what} at {where}")
+def _traced_print(*args: Any, **kwargs: Any) -> None:
+    """`print` while tracing: noted when the user's code calls it (a replay will not print)."""
+    tr = _active()
+    if tr is not None:
+        f = sys._getframe(1)
+        if not f.f_code.co_filename.startswith(_LIBRARY):
+            where = f"print() at {os.path.basename(f.f_code.co_filename)}:{f.f_lineno}"
+            if where not in tr.side_effects:
+                tr.side_effects.append(where)
+    return _PRINT(*args, **kwargs)
+
+
+_PRINT = builtins.print
+_MUTATORS = ("append", "extend", "insert")
+
+
+def _appends(tr: _Tracer, fn: Callable) -> None:
+    """`.append()` / `.extend()` / `.insert()` calls in `fn`'s own code (and the code nested
+    in it): read from its bytecode, since watching every C call while tracing (a profile
+    hook) doubled the trace time. Calls in the functions it calls are not seen."""
+    code = getattr(fn, "__code__", None)
+    todo = [code] if isinstance(code, types.CodeType) else []
+    while todo:
+        c = todo.pop()
+        for i in dis.get_instructions(c):
+            if i.opname in ("LOAD_METHOD", "LOAD_ATTR") and i.argval in _MUTATORS:
+                line = i.positions.lineno if i.positions else c.co_firstlineno
+                where = f".{i.argval}() at {os.path.basename(c.co_filename)}:{line}"
+                if where not in tr.side_effects:
+                    tr.side_effects.append(where)
+        todo.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
 
 
 _ORIGINAL: dict[str, Any] = {
@@ -1219,16 +1231,12 @@ class _Patched:
             for cls in _subclasses(base):
                 if "step" in cls.__dict__:
                     put(cls, "step", _opaque(cls.__dict__["step"]))
-        self.profile = sys.getprofile()
-        if self.profile is None:  # (a profiler running, such as cProfile, is left alone: then
-            sys.setprofile(_profile)  # print() and list.append go unnoticed)
+        put(builtins, "print", _traced_print)
         _ACTIVE[0] = self.tr
 
     def __exit__(self, *exc: object) -> None:
         _ACTIVE[0] = None
         _registry.REPLAY_SPY[0] = None
-        if self.profile is None:
-            sys.setprofile(None)
         for obj, name, old in reversed(self.undo):
             if old is _MISSING:
                 delattr(obj, name)
@@ -1598,6 +1606,7 @@ class Compiled:
         tr = _Tracer()
         tr.args = tensors
         _roots(tr, self.fn)
+        _appends(tr, self.fn)
         for i, t in enumerate(tensors):
             tr.texpr.setdefault(id(t), f"a{i}")
         entry = _Trace(key)
@@ -1621,8 +1630,9 @@ class Compiled:
         self._cache.setdefault(key, []).append(entry)
         if tr.side_effects:
             warnings.warn(
-                f"ember.compile({self.__name__}): {', '.join(tr.side_effects)} ran while tracing; "
-                "compiled calls replay only the tensor work, not Python side effects",
+                f"ember.compile({self.__name__}): {', '.join(tr.side_effects)}: compiled calls "
+                "replay only the tensor work, not Python side effects (these ran once, while "
+                "tracing)",
                 UserWarning,
                 stacklevel=3,
             )

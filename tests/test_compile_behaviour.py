@@ -544,3 +544,19 @@ def test_fused_training_loop_stays_near_eager(monkeypatch):
     _near(l2, l1, 1e-5)
     for a, b in zip(p1, p2):
         _near(b, a, 1e-5)
+
+
+def _log(msg):
+    print(msg)
+
+
+def test_print_in_a_helper_is_noticed_even_under_a_profiler():
+    import cProfile
+
+    step = ember.compile(lambda x: (_log("tracing"), x * 2)[1])
+    prof = cProfile.Profile()
+    with pytest.warns(UserWarning, match=r"print\(\) at test_compile_behaviour.py:\d+"):
+        prof.runcall(step, ember.ones(2))
+    import builtins
+
+    assert builtins.print.__module__ == "builtins"  # the real print is put back
