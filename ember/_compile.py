@@ -808,10 +808,10 @@ def _traced_leaf(arr: np.ndarray, requires_grad: bool) -> Tensor:
     return t
 
 
-def _traced_data_of(t: Tensor, dtype: type | None = None) -> np.ndarray:
+def _traced_data_of(t: Tensor, dtype: type | None = None, copy: bool = False) -> np.ndarray:
     """A tensor's array handed to an op as a parameter: named after its tensor (cast if it
     was), since the tensor may be one the trace has not met (a target in a closure)."""
-    arr = _ORIGINAL["data_of"](t, dtype)
+    arr = _ORIGINAL["data_of"](t, dtype, copy)
     tr = _active()
     if tr is not None:
         try:

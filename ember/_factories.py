@@ -108,11 +108,14 @@ def leaf(arr: np.ndarray, requires_grad: bool) -> Tensor:
     return t
 
 
-def data_of(t: Tensor, dtype: type | None = None) -> np.ndarray:
-    """`t`'s array (cast to `dtype`, without a copy when it already is one), to hand to an op
-    as a parameter (targets, indices, class weights). A function of its own so that
-    ember.compile can tell which tensor such an array comes from."""
-    return t._data if dtype is None else t._data.astype(dtype, copy=False)
+def data_of(t: Tensor, dtype: type | None = None, copy: bool = False) -> np.ndarray:
+    """`t`'s array (cast to `dtype`, without a copy when it already is one unless `copy`), to
+    hand to an op as a parameter (targets, indices, class weights). A function of its own so
+    that ember.compile can tell which tensor such an array comes from. An index kept for the
+    backward is a copy, so that writing to the index tensor later cannot change it."""
+    if dtype is None:
+        return t._data.copy() if copy else t._data
+    return t._data.astype(dtype, copy=copy)
 
 
 def shape_const(arr: np.ndarray) -> np.ndarray:

@@ -560,3 +560,41 @@ def test_print_in_a_helper_is_noticed_even_under_a_profiler():
     import builtins
 
     assert builtins.print.__module__ == "builtins"  # the real print is put back
+
+
+# ---- indexing with tensors ---------------------------------------------------------------------
+def test_index_tensor_argument_replays_with_its_new_values():
+    x = ember.arange(6.0, requires_grad=True)
+
+    def f(x, idx):
+        x.grad = None
+        y = x[idx] * 2
+        y.sum().backward()
+        return y.detach(), x.grad
+
+    step = ember.compile(f)
+    f(x, ember.tensor([0, 0]))  # (x.grad set: whether it is None is part of the call's key)
+    for idx in ([0, 2], [5, 1], [3, 3]):
+        i = ember.tensor(idx)
+        got, want = step(x, i), f(x, i)
+        assert _eq(got[0], want[0]) and _eq(got[1], want[1])
+    assert len(step.traces) == 1 and step.traces[0].run is not None
+
+
+def test_zero_dim_index_tensor_is_a_value_guard():
+    """x[i] with a 0-d tensor reads i's value into Python: a guard, not a baked-in index."""
+    x = ember.arange(5.0)
+    step = ember.compile(lambda x, i: x[i] * 1)
+    assert step(x, ember.tensor(0)).item() == 0.0
+    assert step(x, ember.tensor(2)).item() == 2.0
+    assert step(x, ember.tensor(0)).item() == 0.0
+    assert len(step.traces) == 2
+
+
+def test_index_kept_for_backward_is_not_the_index_tensor():
+    x = ember.arange(4.0, requires_grad=True)
+    idx = ember.tensor([0, 1])
+    y = x[idx]
+    idx.fill_(3)  # written after the forward: the backward still scatters to 0 and 1
+    y.sum().backward()
+    assert x.grad.tolist() == [1.0, 1.0, 0.0, 0.0]

@@ -23,7 +23,10 @@ import ember
 # op_db entries (by name, or one case by its id) whose compiled calls run eagerly, and why.
 # Their results are still compared: a fallback must give eager's results, as it is the call.
 _COMPLEX = "complex values: the NumPy rules are real, and conjugating rules are not recorded"
-_INDEX = "ember builds the index arrays in NumPy from the index values (not a recorded step)"
+_INDEX = (
+    "ember builds these index arrays in NumPy from the values (masks via nonzero, index_select's "
+    "and take's flattened indices): not a recorded step"
+)
 _FROM_NUMPY = "the entry wraps NumPy arrays with from_numpy inside the function"
 RUNS_EAGERLY = {
     **dict.fromkeys(["complex", "complex-sgn-angle", "polar", "conj", "conj_physical"], _COMPLEX),
@@ -32,13 +35,6 @@ RUNS_EAGERLY = {
         [
             "getitem_advanced",
             "setitem_advanced",
-            "setitem_repeated",
-            "scatter",
-            "scatter_",
-            "scatter_add",
-            "scatter_add_",
-            "scatter_reduce",
-            "scatter_value",
             "index_select",
             "index_add",
             "index_fill",
@@ -48,7 +44,6 @@ RUNS_EAGERLY = {
             "masked_select",
             "nonzero",
             "repeat_interleave",
-            "embedding",
         ],
         _INDEX,
     ),

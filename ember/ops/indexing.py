@@ -227,11 +227,18 @@ def _classify(i: object) -> tuple:
             "only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables are "
             f"valid indices (got {type(i).__name__})"
         )
+    # A 0-d tensor's value is read with item(): a value read, which ember.compile guards
+    # (a replay with another index value traces again instead of reusing this one).
+    scalar = i.item if isinstance(i, Tensor) else arr.item
     if arr.dtype.kind == "b" or arr.dtype == np.uint8:
-        return ("bool", bool(arr)) if arr.ndim == 0 else ("mask", arr.astype(bool))
+        return ("bool", bool(scalar())) if arr.ndim == 0 else ("mask", arr.astype(bool))
     if arr.dtype.kind not in "iu":
         raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
-    return ("int", int(arr)) if arr.ndim == 0 else ("array", arr.astype(np.int64))
+    if arr.ndim == 0:
+        return "int", int(scalar())
+    if isinstance(i, Tensor):  # (through data_of, so that ember.compile knows its tensor)
+        return "array", _factories.data_of(i, np.int64, copy=True)
+    return "array", arr.astype(np.int64)
 
 
 def _plan(shape: tuple, index: object, setting: bool) -> tuple | None:
