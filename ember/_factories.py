@@ -193,9 +193,10 @@ def tuple_size_arg(size: Any, fname: str, position: int = 1) -> tuple[int, ...]:
 
 
 def scalar_arg(x: Any) -> Any:
-    """A Python scalar from a number, a NumPy scalar or a one-element tensor."""
+    """A Python scalar from a number, a NumPy scalar or a one-element tensor (read with
+    item(): a value read, which ember.compile guards instead of baking it in)."""
     if isinstance(x, Tensor):
-        return x._data.item()
+        return x.item()
     if isinstance(x, np.generic):
         return x.item()
     return x
@@ -349,7 +350,7 @@ def _leaf_value(obj: Any, target: _dtype.dtype) -> Any:
                 UserWarning,
                 stacklevel=5,
             )
-        return obj._data.item()
+        return obj.item()  # (a value read: guarded under ember.compile)
     if _is_seq(obj):
         # Matches torch: the error Python raises converting this leaf to the target type.
         if target._cat <= 1:

@@ -598,3 +598,13 @@ def test_index_kept_for_backward_is_not_the_index_tensor():
     idx.fill_(3)  # written after the forward: the backward still scatters to 0 and 1
     y.sum().backward()
     assert x.grad.tolist() == [1.0, 1.0, 0.0, 0.0]
+
+
+def test_tensors_read_as_numbers_by_factories_are_guarded():
+    """arange(n) and tensor([a.sum(), 1.0]) read values into Python: guards, not constants."""
+    step = ember.compile(lambda x, n: ember.arange(n) * x)
+    assert step(ember.tensor(1.0), ember.tensor(3)).tolist() == [0.0, 1.0, 2.0]
+    assert step(ember.tensor(1.0), ember.tensor(4)).tolist() == [0.0, 1.0, 2.0, 3.0]
+    build = ember.compile(lambda a: ember.tensor([a.sum(), 1.0]) * 2)
+    assert build(ember.ones(2)).tolist() == [4.0, 2.0]
+    assert build(ember.ones(3)).tolist() == [6.0, 2.0]
