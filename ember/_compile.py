@@ -320,10 +320,7 @@ class _Template:
     def _paste(self, tr: _Tracer, names: dict, known: dict) -> str:
         subst = {n: ast.parse(s, mode="eval").body for n, s in names.items()}
 
-        class Paste(ast.NodeTransformer):
-            def visit_Name(self, node: ast.Name) -> ast.expr:
-                return _clone(subst[node.id]) if node.id in subst else node
-
+        class Paste(_Subst):
             def visit_Attribute(self, node: ast.Attribute) -> ast.expr:
                 v = node.value
                 if isinstance(v, ast.Name) and v.id in known and node.attr in _STATIC:
@@ -332,7 +329,7 @@ class _Template:
                     return ast.parse(text, mode="eval").body
                 return self.generic_visit(node)
 
-        return ast.unparse(_Fold().visit(Paste().visit(_clone(self.expr))))
+        return ast.unparse(_Fold().visit(Paste(subst).visit(_clone(self.expr))))
 
 
 def _clone(node: Any) -> Any:
@@ -379,11 +376,17 @@ class _Inline(ast.NodeTransformer):
         for n, obj in inner.free.items():
             self.free[n] = obj
 
-        class Put(ast.NodeTransformer):
-            def visit_Name(self, name: ast.Name) -> ast.expr:
-                return _clone(subst[name.id]) if name.id in subst else name
+        return _Subst(subst).visit(_clone(inner.expr))
 
-        return Put().visit(_clone(inner.expr))
+
+class _Subst(ast.NodeTransformer):
+    """Names replaced by (copies of) the expressions `subst` gives for them."""
+
+    def __init__(self, subst: dict[str, ast.expr]) -> None:
+        self.subst = subst
+
+    def visit_Name(self, node: ast.Name) -> ast.expr:
+        return _clone(self.subst[node.id]) if node.id in self.subst else node
 
 
 _STATIC = ("shape", "ndim", "size", "dtype")
@@ -1125,21 +1128,27 @@ _PRINT = builtins.print
 _MUTATORS = ("append", "extend", "insert")
 
 
+def _instructions(fn: Callable):
+    """(code, instruction) over `fn`'s own bytecode and the code nested in it (comprehensions,
+    lambdas and defs inside it); nothing for a callable that is not a plain function."""
+    todo = [fn.__code__] if isinstance(fn, types.FunctionType) else []
+    while todo:
+        c = todo.pop()
+        for i in dis.get_instructions(c):
+            yield c, i
+        todo.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
+
+
 def _appends(tr: _Tracer, fn: Callable) -> None:
     """`.append()` / `.extend()` / `.insert()` calls in `fn`'s own code (and the code nested
     in it): read from its bytecode, since watching every C call while tracing (a profile
     hook) doubled the trace time. Calls in the functions it calls are not seen."""
-    code = getattr(fn, "__code__", None)
-    todo = [code] if isinstance(code, types.CodeType) else []
-    while todo:
-        c = todo.pop()
-        for i in dis.get_instructions(c):
-            if i.opname in ("LOAD_METHOD", "LOAD_ATTR") and i.argval in _MUTATORS:
-                line = i.positions.lineno if i.positions else c.co_firstlineno
-                where = f".{i.argval}() at {os.path.basename(c.co_filename)}:{line}"
-                if where not in tr.side_effects:
-                    tr.side_effects.append(where)
-        todo.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
+    for c, i in _instructions(fn):
+        if i.opname in ("LOAD_METHOD", "LOAD_ATTR") and i.argval in _MUTATORS:
+            line = i.positions.lineno if i.positions else c.co_firstlineno
+            where = f".{i.argval}() at {os.path.basename(c.co_filename)}:{line}"
+            if where not in tr.side_effects:
+                tr.side_effects.append(where)
 
 
 _ORIGINAL: dict[str, Any] = {
@@ -1335,12 +1344,7 @@ def _roots(tr: _Tracer, fn: Callable) -> None:
     if not isinstance(fn, types.FunctionType):
         return
     code = fn.__code__
-    names: set[str] = set()
-    todo = [code]
-    while todo:  # (nested code: comprehensions, lambdas and defs inside it)
-        c = todo.pop()
-        names.update(i.argval for i in dis.get_instructions(c) if i.opname == "LOAD_GLOBAL")
-        todo.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
+    names = {i.argval for _, i in _instructions(fn) if i.opname == "LOAD_GLOBAL"}
     g = fn.__globals__
     found = [(f"global {n}", f"{{G}}[{n!r}]", g[n]) for n in sorted(names) if n in g]
     for n, cell in zip(code.co_freevars, fn.__closure__ or ()):

@@ -26,8 +26,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-_LINE = re.compile(r"(v\d+) = (.+)")
-_LOCAL = re.compile(r"\b[var]\d+\b")
+from ._compile import _LOCAL  # the replay's locals and arguments
+
+_LINE = re.compile(r"(v\d+) = (.+)")  # a line that assigns a local
 _BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
 _FUNCS = {
     np.sin: "sin",
