@@ -91,6 +91,7 @@ class _Tracer:
         self.arrays: dict[str, object] = {}  # a local -> its array in the trace (for fusion)
         self.keep: list = []  # everything whose id is a key above, alive until the trace ends
         self.consts: dict[int, str] = {}  # id(object) -> its closure name
+        self.scalars: dict[tuple, str] = {}  # (type, repr, dtype) -> its 0-d array's name
         self.bound: list[tuple[str, object]] = []
         self.texpr: dict[int, str] = {}  # id(tensor) -> how the replay names it ("a0", "k3._grad")
         self.born: set[int] = set()  # tensors created during the trace
@@ -123,6 +124,14 @@ class _Tracer:
         if name is None:
             name = self.consts[id(obj)] = self.name("k")
             self.bound.append((name, obj))
+        return name
+
+    def scalar(self, x: int | float, dtype: np.dtype) -> str:
+        """A bound 0-d array holding the number `x` as `dtype` (one per value and dtype)."""
+        key = (type(x), repr(x), dtype.str)  # (repr: 0.0 and -0.0 are different constants)
+        name = self.scalars.get(key)
+        if name is None:
+            name = self.scalars[key] = self.const(np.array(x, dtype))
         return name
 
     def literal(self, x: object) -> str:
@@ -329,7 +338,9 @@ class _Template:
                     return ast.parse(text, mode="eval").body
                 return self.generic_visit(node)
 
-        return ast.unparse(_Fold().visit(Paste(subst).visit(_clone(self.expr))))
+        tree = _Fold().visit(Paste(subst).visit(_clone(self.expr)))
+        dtypes = {names[p]: v.dtype for p, v in known.items() if names[p].isidentifier()}
+        return ast.unparse(_Typed(dtypes, tr.scalar).visit(tree))
 
 
 def _clone(node: Any) -> Any:
@@ -393,6 +404,90 @@ _STATIC = ("shape", "ndim", "size", "dtype")
 _LOCAL = re.compile(r"\b[var]\d+\b")  # the replay's locals and arguments
 _HOLE = re.compile(r"_P(\d+)_")
 _ASSIGN = re.compile(r"([vr]\d+) = ")
+
+
+_FLOATS = {np.dtype(d).str: np.dtype(d) for d in (np.float32, np.float64)}
+_WEAK = "weak"  # the kind of a Python number (NEP 50: it takes its array partner's dtype)
+_ARITH = (ast.Add, ast.Sub, ast.Mult, ast.Div)
+
+
+def _number(n: ast.expr) -> int | float | None:
+    """The value of a number literal (`2`, `1.01`, `-0.5`), else None."""
+    sign = 1
+    if isinstance(n, ast.UnaryOp) and isinstance(n.op, (ast.USub, ast.UAdd)):
+        sign = -1 if isinstance(n.op, ast.USub) else 1
+        n = n.operand
+    if not isinstance(n, ast.Constant) or type(n.value) not in (int, float):
+        return None
+    if type(n.value) is int and abs(n.value) > 2**24:
+        return None  # (exact in float32 below this; above it, left to NumPy)
+    return sign * n.value
+
+
+class _Typed(ast.NodeTransformer):
+    """A Python number beside a float32/float64 array, in `+ - * /` or a comparison, -> a
+    0-d array of that dtype (`v4 * 1.01` -> `v4 * k9`, `k9 = array(1.01, dtype=float32)`).
+    NumPy converts the number to the array's dtype on every call (NEP 50), which costs
+    about as much as the arithmetic on a small array; the 0-d array is that conversion
+    done once, so the result is bit for bit the same. `dtypes` gives the locals' dtypes."""
+
+    def __init__(self, dtypes: dict[str, np.dtype], scalar: Callable[[object, np.dtype], str]):
+        self.dtypes, self.scalar = dtypes, scalar
+
+    def kind(self, n: ast.expr) -> object:
+        """The dtype of `n`'s value as a key of _FLOATS (or another dtype's `.str`), _WEAK
+        for a Python number, else None. (Strings: `np.dtype(...) == None` is True.)"""
+        if isinstance(n, ast.Name):
+            d = self.dtypes.get(n.id)
+            return None if d is None else d.str
+        if _number(n) is not None:
+            return _WEAK
+        if isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.USub):
+            return self.kind(n.operand)
+        if isinstance(n, ast.BinOp) and isinstance(n.op, _ARITH):
+            a, b = self.kind(n.left), self.kind(n.right)
+            return a if a == b or b is _WEAK else b if a is _WEAK else None
+        if isinstance(n, ast.Call) and _np_call(n):
+            ufunc = getattr(np, n.func.attr)
+            d = self.kind(n.args[0])
+            if isinstance(ufunc, np.ufunc) and ufunc.nin == ufunc.nout == 1 and d in _FLOATS:
+                out = ufunc.resolve_dtypes((_FLOATS[d], None))[1]
+                return d if out.str == d else None
+        return None
+
+    def typed(self, n: ast.expr, partner: ast.expr) -> ast.expr:
+        x = _number(n)
+        d = self.kind(partner)
+        if x is None or d not in _FLOATS:
+            return n
+        return ast.Name(self.scalar(x, _FLOATS[d]), ast.Load())
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.expr:
+        self.generic_visit(node)
+        if isinstance(node.op, _ARITH):
+            node.left, node.right = (
+                self.typed(node.left, node.right),
+                self.typed(node.right, node.left),
+            )
+        return node
+
+    def visit_Compare(self, node: ast.Compare) -> ast.expr:
+        self.generic_visit(node)
+        if len(node.comparators) == 1:
+            a, b = node.left, node.comparators[0]
+            node.left, node.comparators = self.typed(a, b), [self.typed(b, a)]
+        return node
+
+
+def _np_call(n: ast.Call) -> bool:
+    f = n.func
+    return (
+        isinstance(f, ast.Attribute)
+        and isinstance(f.value, ast.Name)
+        and f.value.id == "np"
+        and len(n.args) == 1
+        and not n.keywords
+    )
 
 
 class _Fold(ast.NodeTransformer):
@@ -1505,6 +1600,8 @@ def _describe(obj: object) -> str:
     if isinstance(obj, Tensor):
         return f"tensor {tuple(obj.shape)} {obj.dtype}"
     if type(obj) is np.ndarray:
+        if obj.ndim == 0:
+            return f"array({str(obj[()])}, {obj.dtype})"  # (str: float32's shortest digits)
         return f"array {obj.shape} {obj.dtype}"
     if isinstance(obj, np.ufunc):
         return f"np.{obj.__name__}"

@@ -100,6 +100,9 @@ class _Pointwise:
             )
         if isinstance(n, ast.Constant):
             return type(n.value) in (int, float)
+        if isinstance(n, ast.Name) and n.id in self.consts:  # a number as a 0-d array
+            c = self.consts[n.id]
+            return type(c) is np.ndarray and c.ndim == 0 and c.dtype == self.dtype
         if isinstance(n, ast.Name):
             a = self.arrays.get(n.id)
             if type(a) is not np.ndarray or a.dtype != self.dtype:
@@ -111,7 +114,8 @@ class _Pointwise:
 
 
 def _numexpr_text(n: ast.expr, p: _Pointwise, consts: list) -> str:
-    """numexpr's source for a checked tree; constants are collected into `consts`."""
+    """numexpr's source for a checked tree; constants (numbers, or the names of 0-d arrays)
+    are collected into `consts`."""
     if isinstance(n, ast.BinOp):
         op = _BINOPS[type(n.op)]
         return f"({_numexpr_text(n.left, p, consts)} {op} {_numexpr_text(n.right, p, consts)})"
@@ -119,8 +123,8 @@ def _numexpr_text(n: ast.expr, p: _Pointwise, consts: list) -> str:
         return f"(-{_numexpr_text(n.operand, p, consts)})"
     if isinstance(n, ast.Call):
         return f"{p._func(n.func)}({_numexpr_text(n.args[0], p, consts)})"
-    if isinstance(n, ast.Constant):
-        consts.append(n.value)
+    if isinstance(n, ast.Constant) or n.id in p.consts:
+        consts.append(n.value if isinstance(n, ast.Constant) else n.id)
         return f"_c{len(consts) - 1}"
     return f"_i{p.inputs.index(n.id)}"  # (positional names: one NumExpr serves every line)
 
@@ -236,18 +240,19 @@ class _Fuser:
             return original
         cs: list = []
         text = _numexpr_text(node, p, cs)
-        ins = [self.arrays[n] for n in p.inputs] + [np.array(c, want.dtype) for c in cs]
+        ins = [self.arrays[n] for n in p.inputs]
+        ins += [self.consts[c] if type(c) is str else np.array(c, want.dtype) for c in cs]
         key = (text, tuple((a.shape, a.dtype.str) for a in ins))
         if key not in self.decided:
             self.decided[key] = self._decide(text, p, len(cs), ins, node, want)
         nex = self.decided[key]
         if nex is None:
             return original
-        args = p.inputs + [self._constant(c, want.dtype) for c in cs]
+        args = p.inputs + [c if type(c) is str else self._constant(c, want.dtype) for c in cs]
         return [f"{name} = {self.bind(nex)}({', '.join(args)})"]
 
     def _constant(self, c: float, dtype: np.dtype) -> str:
-        key = ("const", type(c), c, dtype.str)
+        key = ("const", type(c), repr(c), dtype.str)  # (repr: 0.0 is not -0.0)
         if key not in self.decided:
             self.decided[key] = self.bind(np.array(c, dtype))
         return self.decided[key]

@@ -471,7 +471,39 @@ def test_rules_that_call_an_op_forward_are_pasted_inline():
     step = ember.compile(f)
     want = f(x0)
     assert _eq(step(x0), want) and _eq(step(x0), want)
-    assert ".fwd(" not in step.source and "(1 - " in step.source
+    assert ".fwd(" not in step.source and "(k" in step.source and " - v" in step.source
+
+
+def _bits(t) -> bytes:
+    a = np.ascontiguousarray(t.detach().numpy())
+    return a.dtype.str.encode() + a.tobytes()  # (tells -0.0 from 0.0 and float32 from float64)
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # (float16, both ways)
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+@pytest.mark.parametrize("dtype", [ember.float16, ember.float32, ember.float64])
+def test_python_numbers_beside_arrays_give_eager_bits(dtype):
+    """Numbers next to float32/float64 arrays become 0-d arrays of that dtype in the replay
+    (NumPy converts them per call otherwise); the results must stay eager's bit for bit:
+    the sign of a zero constant, ints past float32's exact range, comparisons, and the
+    backward rules' own numbers (tanh's `1 - out * out`)."""
+
+    def f(x0, z):
+        x = x0.clone().requires_grad_(True)
+        y = x * 1.01
+        zeros = (y + 0.0, y + -0.0, y - 0.0, y - -0.0)  # (x = -0.0 tells them apart)
+        y = (y + 0.1) * 3 / 7 + (z * 16777217) + (z > 0.5) + (0.25 - z) * (z <= -0.0)
+        y.tanh().sum().backward()
+        return tuple(t.detach() for t in (y, x.grad, *zeros))
+
+    x0 = ember.tensor([-0.0, 0.0, 1.5, -2.25], dtype=dtype)
+    z = ember.tensor([-0.0, 0.5, 0.75, -3.0], dtype=dtype)
+    step = ember.compile(f)
+    want = [_bits(t) for t in f(x0, z)]
+    assert [_bits(t) for t in step(x0, z)] == want  # the trace
+    assert [_bits(t) for t in step(x0, z)] == want  # the replay
+    if dtype is not ember.float16:
+        assert "array(1.01, " in step.source  # the numbers went in as 0-d arrays
 
 
 # ---- fusion (fuse=True, the ember[fast] extra) -------------------------------------------------
