@@ -83,13 +83,17 @@ def fmt(where: tuple | None) -> str:
 _HISTORY = 16  # in-place sites kept per version counter (a loop of in-place ops keeps no more)
 
 
-def note_inplace(vc: list, depth: int = 1) -> None:
+_UNKNOWN = object()
+
+
+def note_inplace(vc: list, depth: int = 1, where: object = _UNKNOWN) -> None:
     """Remember where the version counter `vc` ([version]) got its current version: as
-    `vc[1]`, a {version: site} dict of the latest changes. Called after the bump."""
+    `vc[1]`, a {version: site} dict of the latest changes. Called after the bump; `where`
+    is that site when the caller has found it already (an optimizer step bumps many)."""
     if len(vc) == 1:
         vc.append({})
     history = vc[1]
-    history[vc[0]] = site(depth + 1)
+    history[vc[0]] = site(depth + 1) if where is _UNKNOWN else where
     if len(history) > _HISTORY:
         del history[next(iter(history))]
 

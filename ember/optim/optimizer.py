@@ -24,7 +24,7 @@ import numpy as np
 from .. import _factories
 from .._dtype import float64, get_default_dtype
 from .._tensor import Tensor
-from ..autograd._where import note_inplace
+from ..autograd._where import note_inplace, site
 from ..autograd.grad_mode import enable_grad
 from ..autograd.graph import RemovableHandle
 
@@ -67,7 +67,12 @@ def _with_step_hooks(step: Callable) -> Callable:
                 args, kwargs = result
         if hasattr(self, "_opt_called"):
             self._opt_called = True
-        out = step(*args, **kwargs)
+        outer = _STEP_SITE[0]
+        _STEP_SITE[0] = None  # (found by the step's first bump, then shared by the others)
+        try:
+            out = step(*args, **kwargs)
+        finally:
+            _STEP_SITE[0] = outer
         for hook in list(self._optimizer_step_post_hooks.values()):
             hook(self, args, kwargs)
         return out
@@ -84,12 +89,24 @@ def closure_loss(closure: Callable[[], Any] | None) -> Any:
         return closure()
 
 
+# The user's line that called the running optimizer step (None: not found yet; _NOT_IN_STEP
+# outside a step): every parameter and state tensor a step writes was written from there, so
+# the frame walk that finds it runs once per step, not once per tensor.
+_NOT_IN_STEP = object()
+_STEP_SITE: list = [_NOT_IN_STEP]
+
+
 def bump(*tensors: Tensor) -> None:
     """Record an in-place write, as torch's in-place ops do, so that a graph which saved the
     old values fails at backward instead of silently using the new ones."""
+    where = _STEP_SITE[0]
+    if where is None or where is _NOT_IN_STEP:
+        where = site(2)
+        if _STEP_SITE[0] is None:
+            _STEP_SITE[0] = where
     for t in tensors:
         t._vc[0] += 1
-        note_inplace(t._vc)  # so that error says it was optimizer.step() (issue #4)
+        note_inplace(t._vc, where=where)  # so that error says it was optimizer.step() (#4)
 
 
 def as_real(a: np.ndarray) -> np.ndarray:
