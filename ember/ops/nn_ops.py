@@ -923,35 +923,42 @@ def huber_loss(
 
 # ---- classification losses ---------------------------------------------------------------------
 def _nll_pick(x: np.ndarray, target: np.ndarray, weight, ignore_index: int) -> tuple:
-    """(class dim, safe target, per-target weight: 0 where ignored)."""
-    c = 0 if x.ndim == 1 else 1
+    """(where each target's entry is in x, per-target weight: 0 where ignored). `x[where]`
+    has the target's shape: x is (C,) with a 0-d target, (N, C) with (N,), or (N, C, d...)
+    with (N, d...). Plain integer indexing, not take_along_axis: several times faster on a
+    batch of logits, and this runs in every classification step."""
     valid = target != ignore_index
     safe = np.where(valid, target, 0)
     w = valid.astype(x.dtype) if weight is None else weight[safe] * valid
-    return c, np.expand_dims(safe, c), w
+    if x.ndim == 1:
+        return (safe,), w
+    rows = np.arange(len(safe)) if x.ndim == 2 else np.indices(target.shape, sparse=True)
+    return ((rows, safe) if x.ndim == 2 else (rows[0], safe, *rows[1:])), w
 
 
 @value_check
 def _check_targets(target: np.ndarray, n: int, ignore_index: int) -> None:
+    if target.size == 0 or (target.min() >= 0 and target.max() < n):
+        return  # (the common case, in two reductions)
     bad = (target != ignore_index) & ((target < 0) | (target >= n))
     if bad.any():
         raise IndexError(f"Target {target[bad].flat[0]} is out of bounds.")
 
 
 def _nll_loss_fwd(x, target, weight, ignore_index, reduction):
-    c, safe, w = _nll_pick(x, target, weight, ignore_index)
-    loss = -np.take_along_axis(x, safe, axis=c).squeeze(c) * w
+    where, w = _nll_pick(x, target, weight, ignore_index)
+    loss = -x[where] * w
     # Matches torch: the weighted mean divides by the summed weights of the counted targets.
     return loss.sum() / w.sum() if reduction == "mean" else _reduce(loss, reduction)
 
 
 @defop("NllLossBackward")
 def _nll_loss_backward(g, x, target, weight, ignore_index, reduction):
-    c, safe, w = _nll_pick(x, target, weight, ignore_index)
+    where, w = _nll_pick(x, target, weight, ignore_index)
     if reduction == "mean":
         g = g / w.sum()
     gx = np.zeros_like(x)
-    np.put_along_axis(gx, safe, np.expand_dims(-g * w, c), axis=c)
+    gx[where] = -g * w
     return gx
 
 
@@ -972,6 +979,10 @@ _nll_loss_view = _nll_op("View", "_nll_loss_view")
 _nll_loss_backward.defvjp(
     lambda gg, out, g, x, **params: _nll_loss(gg, **params),
     lambda gg, out, g, x, **params: _zeros(x),
+)
+_nll_loss_backward.defvjp_np(
+    lambda gg, out, g, x, **params: _nll_loss_fwd(gg, **params),
+    lambda gg, out, g, x, **params: np.zeros_like(x),
 )
 
 
