@@ -221,7 +221,17 @@ def _pool_grad(shape: tuple, out_shape: tuple):
 def _tied_max(rng):
     """Ties and NaN: the first maximum of a window wins, NaN beats numbers (torch only)."""
     x = np.array([[[[1.0, 1.0, 0.0], [1.0, np.nan, 2.0], [2.0, 2.0, 2.0]]]])
-    return [Sample((x, 2, 1), name="ties-nan")]
+    many = rng.integers(-1, 2, size=(2, 3, 6, 8)).astype(np.float64)  # (relu-like: ties at 0)
+    low = many.copy()
+    low[0, 0, :3, :3] = -np.inf  # (a window of -inf, with and without padding)
+    return [
+        Sample((x, 2, 1), name="ties-nan"),
+        Sample((x, 2, 1), {"return_indices": True}, name="ties-nan-indices"),
+        Sample((many, 2), {"return_indices": True}, name="many-ties-indices"),
+        Sample((many, 3), {"stride": 1, "return_indices": True}, name="overlapping-ties"),
+        Sample((low, 2), {"return_indices": True}, name="minus-inf"),
+        Sample((low, 3), {"stride": 2, "padding": 1, "return_indices": True}, name="minus-inf-pad"),
+    ]
 
 
 OPS = [
