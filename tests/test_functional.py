@@ -304,3 +304,25 @@ def test_cross_entropy_weighted_mean_divides_by_weight_sum(same):
     w = [0.5, 2.0, 1.0]
     same(lambda m: F(m).cross_entropy(_t(m, X), _t(m, [0, 1, 1, -100]), weight=_t(m, w)))
     same(lambda m: F(m).nll_loss(_t(m, X), _t(m, [0, 1, 2, 1]), weight=_t(m, w), ignore_index=1))
+
+
+@pytest.mark.parametrize("kwargs", [{"padding": 1}, {"padding": 2, "dilation": 2}])
+def test_conv2d_input_gradient_with_an_infinite_weight(kwargs):
+    """At stride 1 the input gradient runs on the padded width with "junk" columns, some of
+    which land on real pixels; they must stay exact zeros even where a weight is infinite
+    (inf * 0 is NaN): infinities where torch has them, and no NaN."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 3, 6, 7))
+    w = rng.standard_normal((4, 3, 3, 3))
+    w[1, 2, 0, 2] = np.inf
+    g = rng.standard_normal((2, 4, 6, 7))
+
+    def grad(m):
+        xt = m.tensor(x, requires_grad=True)
+        out = F(m).conv2d(xt, m.tensor(w), **kwargs)
+        (gx,) = m.autograd.grad(out, xt, m.tensor(g[:, :, : out.shape[2], : out.shape[3]]))
+        return gx.detach().numpy()
+
+    want, got = grad(torch), grad(ember)
+    assert np.isinf(want).any() and np.isfinite(want).any()  # (the case is a real one)
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)  # (inf where torch has)

@@ -3,7 +3,8 @@
 Kernels. The input is padded once; `as_strided` gives the (N, C, kh, kw, Ho, Wo) view of its
 windows (im2col without a copy), and one reshape copies that view into BLAS-ready columns for a
 single batched `np.matmul`. The way back (col2im) adds each of the kh*kw kernel offsets into a
-strided slice: the only Python loops run over kernel offsets, never over pixels or the batch.
+strided slice (at stride 1, one contiguous run of the flat padded plane: `_wide_col2im`): the
+only Python loops run over kernel offsets, never over pixels or the batch.
 1-D ops are the H = 1 case of the 2-D kernels (`_4d`).
 
 Derivatives. Convolution is bilinear, so its three positions -- the output conv(x, w), the input
@@ -111,6 +112,42 @@ def _col2im(cols: np.ndarray, c: int, in_hw: tuple, k, s, d, pads, out_hw) -> np
     return np.ascontiguousarray(out[_inner(in_hw, pads)])
 
 
+def _wide_col2im(g: np.ndarray, wt: np.ndarray, c: int, in_hw, k, d, pads) -> np.ndarray:
+    """conv's input gradient at stride 1 (the caller checks `_stride1`): the columns
+    wt @ g, summed back into (N, C, H, W).
+
+    _col2im adds each kernel offset's (Ho, Wo) block into a strided slice, whose rows of Wo
+    numbers make NumPy's inner loop short. Here g is first widened to the padded width Wp
+    with zero columns, so that in the flat padded plane offset (a, b) adds one contiguous run
+    of Ho*Wp numbers starting at a*d*Wp + b*d: column i*Wp + j is pixel (i, j) for j < Wo,
+    and the others ("junk") are set to exact zeros, which add nothing even where they land
+    on a real pixel. About 2x faster than _col2im on small images, for (Wp / Wo - 1) more
+    matmul columns."""
+    n, o, ho, wo = g.shape
+    hp, wp = _padded(in_hw, pads)
+    wide = np.zeros((n, o, ho, wp), dtype=g.dtype)
+    wide[..., :wo] = g
+    groups = wt.shape[0]
+    cols = np.matmul(wt, wide.reshape(n, groups, o // groups, ho * wp))
+    cols = cols.reshape(n, c, k[0] * k[1], ho, wp)
+    cols[..., wo:] = 0  # (w @ 0 is NaN where w holds an infinity)
+    cols = cols.reshape(n, c, k[0] * k[1], ho * wp)
+    flat = np.zeros((n, c, hp * wp + d[1] * (k[1] - 1)), dtype=cols.dtype)  # (+ the last runs)
+    for a in range(k[0]):
+        for b in range(k[1]):
+            at = a * d[0] * wp + b * d[1]
+            flat[:, :, at : at + ho * wp] += cols[:, :, a * k[1] + b]
+    plane = flat[:, :, : hp * wp].reshape(n, c, hp, wp)
+    return np.ascontiguousarray(plane[_inner(in_hw, pads)])
+
+
+def _stride1(in_hw: tuple, k: tuple, s: tuple, pads: tuple, d: tuple, out_hw: tuple) -> bool:
+    """Stride 1 with every window in the output (conv_transpose's output_padding aside)."""
+    return tuple(s) == (1, 1) and all(
+        n + sum(p) - dd * (kk - 1) == o for n, kk, p, dd, o in zip(in_hw, k, pads, d, out_hw)
+    )
+
+
 def _blocks(in_hw: tuple, k: tuple, s: tuple, pads: tuple, d: tuple) -> tuple:
     """The number of window positions per spatial dim (conv's and unfold's output size)."""
     return tuple(
@@ -137,8 +174,12 @@ def _conv_input(g, w, b, *, stride, padding, dilation, groups, in_hw):
     g4, w4 = _4d(g), _4d(w)
     n, o, c = g4.shape[0], w4.shape[0], w4.shape[1] * groups
     wt = w4.reshape(groups, o // groups, -1).transpose(0, 2, 1)
-    cols = np.matmul(wt, g4.reshape(n, groups, o // groups, -1))
-    out = _col2im(cols, c, in_hw, w4.shape[2:], stride, dilation, padding, g4.shape[2:])
+    k = w4.shape[2:]
+    if _stride1(in_hw, k, stride, padding, dilation, g4.shape[2:]):
+        out = _wide_col2im(g4, wt, c, in_hw, k, dilation, padding)
+    else:
+        cols = np.matmul(wt, g4.reshape(n, groups, o // groups, -1))
+        out = _col2im(cols, c, in_hw, k, stride, dilation, padding, g4.shape[2:])
     if b is not None:
         out += b[:, None, None]
     return out if g.ndim == 4 else out[:, :, 0]
