@@ -143,9 +143,7 @@ def _wide_col2im(g: np.ndarray, wt: np.ndarray, c: int, in_hw, k, d, pads) -> np
 
 def _stride1(in_hw: tuple, k: tuple, s: tuple, pads: tuple, d: tuple, out_hw: tuple) -> bool:
     """Stride 1 with every window in the output (conv_transpose's output_padding aside)."""
-    return tuple(s) == (1, 1) and all(
-        n + sum(p) - dd * (kk - 1) == o for n, kk, p, dd, o in zip(in_hw, k, pads, d, out_hw)
-    )
+    return tuple(s) == (1, 1) and _blocks(in_hw, k, s, pads, d) == tuple(out_hw)
 
 
 def _blocks(in_hw: tuple, k: tuple, s: tuple, pads: tuple, d: tuple) -> tuple:

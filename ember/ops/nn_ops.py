@@ -932,8 +932,10 @@ def _nll_pick(x: np.ndarray, target: np.ndarray, weight, ignore_index: int) -> t
     w = valid.astype(x.dtype) if weight is None else weight[safe] * valid
     if x.ndim == 1:
         return (safe,), w
-    rows = np.arange(len(safe)) if x.ndim == 2 else np.indices(target.shape, sparse=True)
-    return ((rows, safe) if x.ndim == 2 else (rows[0], safe, *rows[1:])), w
+    if x.ndim == 2:
+        return (np.arange(len(safe)), safe), w
+    batch, *spatial = np.indices(target.shape, sparse=True)
+    return (batch, safe, *spatial), w
 
 
 @value_check

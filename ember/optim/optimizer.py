@@ -68,7 +68,7 @@ def _with_step_hooks(step: Callable) -> Callable:
         if hasattr(self, "_opt_called"):
             self._opt_called = True
         outer = _STEP_SITE[0]
-        _STEP_SITE[0] = None  # (found by the step's first bump, then shared by the others)
+        _STEP_SITE[0] = site(1)
         try:
             out = step(*args, **kwargs)
         finally:
@@ -89,9 +89,9 @@ def closure_loss(closure: Callable[[], Any] | None) -> Any:
         return closure()
 
 
-# The user's line that called the running optimizer step (None: not found yet; _NOT_IN_STEP
-# outside a step): every parameter and state tensor a step writes was written from there, so
-# the frame walk that finds it runs once per step, not once per tensor.
+# The user's line that called the running optimizer step (_NOT_IN_STEP outside a step): every
+# parameter and state tensor a step writes was written from there, so the frame walk that
+# finds it runs once per step, not once per tensor.
 _NOT_IN_STEP = object()
 _STEP_SITE: list = [_NOT_IN_STEP]
 
@@ -100,10 +100,8 @@ def bump(*tensors: Tensor) -> None:
     """Record an in-place write, as torch's in-place ops do, so that a graph which saved the
     old values fails at backward instead of silently using the new ones."""
     where = _STEP_SITE[0]
-    if where is None or where is _NOT_IN_STEP:
+    if where is _NOT_IN_STEP:
         where = site(2)
-        if _STEP_SITE[0] is None:
-            _STEP_SITE[0] = where
     for t in tensors:
         t._vc[0] += 1
         note_inplace(t._vc, where=where)  # so that error says it was optimizer.step() (#4)
