@@ -164,6 +164,7 @@ def _logsumexp(rng):
 def _softmax(rng):
     return _dim_forms(rng) + [
         Sample((500 * rand(rng, 3, 4), 1), name="large"),
+        Sample((rand(rng, 40, 10), 1), name="batch"),  # (a batch's short rows: reduced as columns)
         Sample((rand(rng, 2, 3),), {"dim": 0}, name="kwarg"),
     ]
 

@@ -269,6 +269,12 @@ def test_softmax_dtype_casts_first():
 
 
 # ---- numerical stability and edge values ----
+def _odd_rows(m):
+    inf, nan = float("inf"), float("nan")
+    odd = m.tensor([[-inf, -inf, -inf], [inf, 0.0, 1.0], [nan, 0.0, 0.0], [-inf, 2.0, 1.0]])
+    return m.cat([odd, m.arange(108.0).reshape(36, 3)])
+
+
 STABLE = [
     lambda m: m.tensor([1000.0, 1000.0, -1000.0]).logsumexp(0),
     lambda m: m.tensor([-1000.0, -1001.0]).logsumexp(0),
@@ -280,6 +286,10 @@ STABLE = [
     lambda m: m.tensor([float("-inf"), 0.0]).softmax(0),
     lambda m: m.tensor([float("-inf"), 0.0]).log_softmax(0),
     lambda m: m.zeros(0, 3).softmax(0),
+    # a batch of short rows (reduced as columns) with infinite and NaN rows among them
+    lambda m: _odd_rows(m).log_softmax(1),
+    lambda m: _odd_rows(m).softmax(1),
+    lambda m: _odd_rows(m).logsumexp(1),
     lambda m: m.tensor([]).sum(),
     lambda m: m.tensor([]).mean(),
     lambda m: m.tensor([]).prod(),

@@ -711,18 +711,36 @@ def std_mean(
 
 
 # ---- logsumexp, softmax, log_softmax -----------------------------------------------------------
+def _along(ufunc: np.ufunc, x: np.ndarray, axes: tuple) -> np.ndarray:
+    """`ufunc.reduce(x, axes, keepdims=True)` for the softmax family. The short rows of a batch
+    of class scores are reduced as the columns of a transposed copy: NumPy reduces a short
+    contiguous axis one row at a time, about 2x slower than combining whole columns."""
+    if x.ndim == 2 and axes == (1,) and x.shape[1] <= 16 and x.shape[0] >= 32:
+        return ufunc.reduce(x.T.copy(), axis=0)[:, None]
+    return ufunc.reduce(x, axis=axes, keepdims=True)
+
+
+def _max_along(x: np.ndarray, axes: tuple) -> np.ndarray:
+    """The max over axes, kept as dimensions (-inf over nothing)."""
+    if x.size:
+        return _along(np.maximum, x, axes)
+    return np.maximum.reduce(x, axis=axes, keepdims=True, initial=-np.inf)
+
+
 def _shifted(x: np.ndarray, axes: tuple) -> tuple:
-    """(x - m, m) with m the max over axes: exp(x - m) cannot overflow. An infinite (or empty)
-    max is replaced by 0, as torch does, so that inf - inf does not turn into NaN."""
-    m = np.maximum.reduce(x, axis=axes, keepdims=True, initial=-np.inf)
-    m = np.where(np.isinf(m), 0, m)
+    """(x - m, m) for logsumexp, with m the max over axes: exp(x - m) cannot overflow. Matches
+    torch: an infinite (or empty) max is replaced by 0, so that inf - inf does not turn into
+    NaN (softmax keeps the NaN: a row holding inf is NaN in torch's softmax)."""
+    m = _max_along(x, axes)
+    if np.isinf(m).any():
+        m = np.where(np.isinf(m), 0, m)
     return x - m, m
 
 
 @defop("Logsumexp", float_op=True)
 def _logsumexp(x, axes, keepdim):
     z, m = _shifted(x, axes)
-    out = np.log(np.add.reduce(np.exp(z), axis=axes, keepdims=True)) + m
+    out = np.log(_along(np.add, np.exp(z), axes)) + m
     return out if keepdim else out.reshape(_reduced_shape(x.shape, axes, False))
 
 
@@ -740,22 +758,20 @@ def logsumexp(input: Tensor, dim: Dim, keepdim: bool = False) -> Tensor:
 
 @defop("Softmax")
 def _softmax(x, axes):
-    e = np.exp(_shifted(x, axes)[0])
-    return e / np.add.reduce(e, axis=axes, keepdims=True)
+    e = np.exp(x - _max_along(x, axes))
+    return e / _along(np.add, e, axes)
 
 
 @defop("LogSoftmax")
 def _log_softmax(x, axes):
-    z = _shifted(x, axes)[0]
-    return z - np.log(np.add.reduce(np.exp(z), axis=axes, keepdims=True))
+    z = x - _max_along(x, axes)
+    return z - np.log(_along(np.add, np.exp(z), axes))
 
 
 _softmax.defvjp(lambda g, out, x, axes: out * (g - sum(g * out, axes, keepdim=True)))
 _log_softmax.defvjp(lambda g, out, x, axes: g - exp(out) * sum(g, axes, keepdim=True))
-_softmax.defvjp_np(lambda g, out, x, axes: out * (g - np.add.reduce(g * out, axes, keepdims=True)))
-_log_softmax.defvjp_np(
-    lambda g, out, x, axes: g - np.exp(out) * np.add.reduce(g, axes, keepdims=True)
-)
+_softmax.defvjp_np(lambda g, out, x, axes: out * (g - _along(np.add, g * out, axes)))
+_log_softmax.defvjp_np(lambda g, out, x, axes: g - np.exp(out) * _along(np.add, g, axes))
 
 
 def _softmax_input(name: str, input: Tensor, dim: int, dtype) -> tuple:
