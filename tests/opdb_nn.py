@@ -233,6 +233,7 @@ def _nll_samples(rng, logits=False):
     ]
     if logits:
         out.append(Sample((rand(rng, 5, 3) * 30, t2), name="large-logits"))
+        out.append(Sample((rand(rng, 40, 10), rng.integers(0, 10, size=40)), name="batch"))
     return out
 
 

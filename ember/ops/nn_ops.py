@@ -923,13 +923,16 @@ def huber_loss(
 
 # ---- classification losses ---------------------------------------------------------------------
 def _nll_pick(x: np.ndarray, target: np.ndarray, weight, ignore_index: int) -> tuple:
-    """(where each target's entry is in x, per-target weight: 0 where ignored). `x[where]`
-    has the target's shape: x is (C,) with a 0-d target, (N, C) with (N,), or (N, C, d...)
-    with (N, d...). Plain integer indexing, not take_along_axis: several times faster on a
-    batch of logits, and this runs in every classification step."""
+    """(where each target's entry is in x, per-target weight: 0 where ignored, None when every
+    weight is 1). `x[where]` has the target's shape: x is (C,) with a 0-d target, (N, C) with
+    (N,), or (N, C, d...) with (N, d...). Plain integer indexing, not take_along_axis: several
+    times faster on a batch of logits, and this runs in every classification step."""
     valid = target != ignore_index
-    safe = np.where(valid, target, 0)
-    w = valid.astype(x.dtype) if weight is None else weight[safe] * valid
+    if weight is None and valid.all():
+        safe, w = target, None
+    else:
+        safe = np.where(valid, target, 0)
+        w = valid.astype(x.dtype) if weight is None else weight[safe] * valid
     if x.ndim == 1:
         return (safe,), w
     if x.ndim == 2:
@@ -947,20 +950,27 @@ def _check_targets(target: np.ndarray, n: int, ignore_index: int) -> None:
         raise IndexError(f"Target {target[bad].flat[0]} is out of bounds.")
 
 
+def _nll_count(x: np.ndarray, target: np.ndarray, w) -> np.ndarray:
+    """The denominator of the mean: the summed weights of the counted targets."""
+    return x.dtype.type(target.size) if w is None else w.sum()
+
+
 def _nll_loss_fwd(x, target, weight, ignore_index, reduction):
     where, w = _nll_pick(x, target, weight, ignore_index)
-    loss = -x[where] * w
+    loss = -x[where] if w is None else -x[where] * w
     # Matches torch: the weighted mean divides by the summed weights of the counted targets.
-    return loss.sum() / w.sum() if reduction == "mean" else _reduce(loss, reduction)
+    if reduction == "mean":
+        return loss.sum() / _nll_count(x, target, w)
+    return _reduce(loss, reduction)
 
 
 @defop("NllLossBackward")
 def _nll_loss_backward(g, x, target, weight, ignore_index, reduction):
     where, w = _nll_pick(x, target, weight, ignore_index)
     if reduction == "mean":
-        g = g / w.sum()
+        g = g / _nll_count(x, target, w)
     gx = np.zeros_like(x)
-    gx[where] = -g * w
+    gx[where] = -g if w is None else -g * w
     return gx
 
 
