@@ -231,3 +231,17 @@ REFLECTED_AND_INVERT = {
 @pytest.mark.parametrize("name", REFLECTED_AND_INVERT)
 def test_reflected_operators_and_invert(same, name):
     same(REFLECTED_AND_INVERT[name])
+
+
+@pytest.mark.parametrize("shape", [(5,), (40, 30)])  # (a small and a batch-sized gradient)
+def test_relu_backward_of_infinite_and_nan_cotangents(same, shape):
+    """relu's backward multiplies by its mask, where inf * 0 would be NaN: an infinite or NaN
+    cotangent where relu was 0 must give 0, as torch's select does, and pass where it was not."""
+
+    def grad(m):
+        x = m.linspace(-1, 1, shape[0] * (shape[1:] or (1,))[0]).reshape(shape).requires_grad_()
+        g = m.ones(shape).reshape(-1)
+        g[0], g[1], g[-1], g[-2] = float("inf"), float("nan"), float("-inf"), float("nan")
+        return m.autograd.grad(m.relu(x), x, g.reshape(shape))[0]
+
+    same(grad)
