@@ -686,8 +686,11 @@ def _finish(tr: _Tracer, raw: object, final: np.ndarray, expr: str) -> str:
         raw = np.asarray(raw)
     if raw.shape != final.shape:  # (_registry._sum_to_shape, its axes found now)
         axes = _registry.sum_axes(raw.shape, final.shape)
-        summed = f"{_atom(expr)}.sum(axis={axes!r}, keepdims=True)" if axes else _atom(expr)
-        expr = f"{summed}.reshape({final.shape!r})"
+        if axes and final.ndim and len(axes) == raw.ndim - final.ndim:  # (leading axes only)
+            expr = f"{_atom(expr)}.sum(axis={axes!r})"
+        else:
+            summed = f"{_atom(expr)}.sum(axis={axes!r}, keepdims=True)" if axes else _atom(expr)
+            expr = f"{summed}.reshape({final.shape!r})"
     if raw.dtype != final.dtype:
         expr = f"{_atom(expr)}.astype({tr.const(final.dtype)}, copy=False)"
     return expr

@@ -614,7 +614,11 @@ def _conj_saved(value):
 def _sum_to_shape(g: np.ndarray, shape: tuple) -> np.ndarray:
     """A broadcast gradient summed back to its input's shape (`_fit`'s sum_to_size, on arrays)."""
     axes = sum_axes(g.shape, shape)
-    return g.sum(axis=axes, keepdims=True).reshape(shape) if axes else g.reshape(shape)
+    if not axes:
+        return g.reshape(shape)
+    if shape and len(axes) == g.ndim - len(shape):  # leading axes only: the sum has the shape
+        return g.sum(axis=axes)  # already, an array of its own that AccumulateGrad may keep
+    return g.sum(axis=axes, keepdims=True).reshape(shape)
 
 
 def sum_axes(gshape: tuple, shape: tuple) -> tuple:
