@@ -687,7 +687,7 @@ def _finish(tr: _Tracer, raw: object, final: np.ndarray, expr: str) -> str:
     if raw.shape != final.shape:  # (_registry._sum_to_shape, its axes found now)
         axes = _registry.sum_axes(raw.shape, final.shape)
         if axes and final.ndim and len(axes) == raw.ndim - final.ndim:  # (leading axes only)
-            expr = f"{_atom(expr)}.sum(axis={axes!r})"
+            expr = f"_sum_leading({expr}, {len(axes)})"
         else:
             summed = f"{_atom(expr)}.sum(axis={axes!r}, keepdims=True)" if axes else _atom(expr)
             expr = f"{summed}.reshape({final.shape!r})"
@@ -1410,6 +1410,7 @@ _GLOBALS = {
     "np": np,
     "_Retrace": _Retrace,
     "_accumulate": _accumulate,
+    "_sum_leading": _registry.sum_leading,
     "_make": Tensor._make,
     "_fresh_leaf": _fresh_leaf,
 }
