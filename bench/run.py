@@ -67,11 +67,11 @@ class Settings:
     trials: int
     min_time: float
     chain_ops: int
-    repeats: int  # whole-process runs (seed-poly, startup)
+    repeats: int  # whole-process runs (seed-poly, startup); one slow run moved a median of 3
     timeout: float  # seconds per subprocess
 
 
-FULL = Settings(trials=7, min_time=0.25, chain_ops=100_000, repeats=3, timeout=240)
+FULL = Settings(trials=7, min_time=0.25, chain_ops=100_000, repeats=5, timeout=240)
 QUICK = Settings(trials=3, min_time=0.08, chain_ops=10_000, repeats=1, timeout=90)
 
 
