@@ -727,11 +727,16 @@ def _threshold_backward(g, out):
     # `out` is relu's result, 0 (or -0.0) or above or NaN, so torch's `out <= 0` mask is
     # `out == 0` and its complement `out != 0` (NaN != 0): one comparison, no inversion.
     # A branchless multiply by the mask is ~3x faster than np.where on random masks; only an
-    # inf/nan gradient (inf * 0 = nan) needs the exact select. r.r is finite exactly when r is
-    # (or the sum overflows: the select is right then too), and is cheaper than isnan(r).any().
+    # inf/nan gradient (inf * 0 = nan) needs the exact select. For BLAS's float32/float64, r.r
+    # is finite exactly when r is (or the sum overflows: the select is right then too), and is
+    # cheaper than isnan(r).any(); float16's r.r would overflow on ordinary gradients.
     r = np.multiply(g, out != 0, dtype=g.dtype)
-    flat = r.reshape(-1)
-    return r if np.isfinite(np.dot(flat, flat)) else np.where(out <= 0, 0, g)
+    if r.dtype.char in "fd":
+        flat = r.reshape(-1)
+        exact = np.isfinite(np.dot(flat, flat))
+    else:
+        exact = not np.isnan(r).any()
+    return r if exact else np.where(out <= 0, 0, g)
 
 
 # As in torch, the backward is an op of its own, so that relu's double backward reaches the
