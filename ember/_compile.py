@@ -686,7 +686,7 @@ def _finish(tr: _Tracer, raw: object, final: np.ndarray, expr: str) -> str:
         raw = np.asarray(raw)
     if raw.shape != final.shape:  # (_registry._sum_to_shape, its axes found now)
         axes = _registry.sum_axes(raw.shape, final.shape)
-        if axes and final.ndim and len(axes) == raw.ndim - final.ndim:  # (leading axes only)
+        if _registry.leading_only(axes, raw.ndim, final.shape):
             expr = f"_sum_leading({expr}, {len(axes)})"
         else:
             summed = f"{_atom(expr)}.sum(axis={axes!r}, keepdims=True)" if axes else _atom(expr)

@@ -616,9 +616,15 @@ def _sum_to_shape(g: np.ndarray, shape: tuple) -> np.ndarray:
     axes = sum_axes(g.shape, shape)
     if not axes:
         return g.reshape(shape)
-    if shape and len(axes) == g.ndim - len(shape):  # (leading axes only)
+    if leading_only(axes, g.ndim, shape):
         return sum_leading(g, len(axes))
     return g.sum(axis=axes, keepdims=True).reshape(shape)
+
+
+def leading_only(axes: tuple, ndim: int, shape: tuple) -> bool:
+    """Whether summing an `ndim`-d gradient over `axes` to `shape` sums only leading axes,
+    into an array of at least one dimension (`sum_leading`'s case)."""
+    return bool(axes) and bool(shape) and len(axes) == ndim - len(shape)
 
 
 def sum_leading(g: np.ndarray, n: int) -> np.ndarray:
