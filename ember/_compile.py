@@ -10,7 +10,9 @@ where ember turns arrays into arrays or writes state:
   gradients that meet (`graph.add_grads`); a recording walk (create_graph) runs ember ops;
 - the writes: in-place ops (`_inplace.snapshot` / `write`), gradients reaching leaves
   (`AccumulateGrad`), assignments to `.grad` and `.data`, and optimizer / lr-scheduler
-  steps, which are replayed by calling the real `step()` (their state lives in Python);
+  steps, which are replayed by calling the real `step()` (their state lives in Python),
+  except a plain SGD step (`p -= lr * p.grad`), which the replay does itself while it stays
+  plain, reading the current lr;
 - every read of a value into Python (`bool(t)`, `t.item()`, `float(t)`, `tolist()`), which
   becomes a guard: a later call whose value differs is traced again.
 
@@ -38,6 +40,7 @@ import inspect
 import itertools
 import linecache
 import math
+import operator
 import os
 import re
 import sys
@@ -61,6 +64,7 @@ from .autograd.grad_mode import STATE
 from .ops import _inplace, _registry
 from .ops._registry import Op
 from .ops._saved import SavedUnavailable
+from .optim.optimizer import bump_at
 
 __all__ = ["compile"]
 
@@ -1148,8 +1152,10 @@ def _module_call(module, *args, **kwargs):
     return _ORIGINAL["module_call"](module, *args, **kwargs)
 
 
-def _opaque(step: Callable) -> Callable:
-    """An optimizer's or lr scheduler's `step`: replayed by calling it (its state is Python)."""
+def _opaque(step: Callable, plain: Callable | None) -> Callable:
+    """An optimizer's or lr scheduler's `step`: replayed by calling it (its state is Python),
+    or, where its class says how (`plain`: SGD's `_plain_update`) and the step is the plain
+    `p -= lr * p.grad`, by doing that update in the replay's own code (see `_plain_lrs`)."""
 
     @functools.wraps(step)
     def recorded(self, *args, **kwargs):
@@ -1159,14 +1165,31 @@ def _opaque(step: Callable) -> Callable:
         if kwargs or any(not (a is None or type(a) in (int, float, bool)) for a in args):
             tr.fail(f"{type(self).__name__}.step with a closure or tensor arguments")
             return step(self, *args, **kwargs)
+        plan = plain(self) if plain is not None and not args else None
         tr.paused += 1
         try:
             out = step(self, *args, **kwargs)
         finally:
             tr.paused -= 1
         tr.effect()
-        lits = "".join(", " + tr.literal(a) for a in args)
-        tr.emit(f"{tr.const(step)}({tr.const(self)}{lits})")
+        if plan is not None:
+            names = [[tr.outside(p) for p in ps] for _, ps in plan]
+            if any(n is None for group in names for n in group):
+                plan = None  # (a parameter made inside the compiled function)
+        if plan is None:
+            lits = "".join(", " + tr.literal(a) for a in args)
+            tr.emit(f"{tr.const(step)}({tr.const(self)}{lits})")
+        else:
+            expected = tuple(ps for _, ps in plan)
+            tr.emit(f"_lr = _plain_lrs({tr.const(self)}, {tr.const(expected)}, {tr.const(step)})")
+            updates = [
+                f"_x = {n}._data; _x -= _lr[{i}] * {n}._grad._data"
+                for i, group in enumerate(names)
+                for n in group
+            ]
+            params = tr.const(tuple(p for ps in expected for p in ps))
+            site = tr.const(_sites.site(1))
+            tr.emit(f"if _lr is not None: {'; '.join(updates)}; _bump_at({params}, {site})")
         if out is not None:
             tr.fail(f"{type(self).__name__}.step returned a value")
         return out
@@ -1337,7 +1360,8 @@ class _Patched:
         for base in (Optimizer, LRScheduler):
             for cls in _subclasses(base):
                 if "step" in cls.__dict__:
-                    put(cls, "step", _opaque(cls.__dict__["step"]))
+                    plain = cls.__dict__.get("_plain_update")
+                    put(cls, "step", _opaque(cls.__dict__["step"], plain))
         put(builtins, "print", _traced_print)
         _ACTIVE[0] = self.tr
 
@@ -1389,6 +1413,23 @@ def _accumulate(leaf: Tensor, grads: list) -> np.ndarray:
     return leaf._grad._data
 
 
+def _plain_lrs(opt: Any, expected: tuple, step: Callable) -> tuple | None:
+    """A plain SGD step in the replay: each group's lr, when the step is still the plain update
+    of the parameters the trace updated (the replay's next line does it); otherwise this runs
+    the real `step` and returns None (the hyperparameters, hooks or gradients changed)."""
+    plan = opt._plain_update()
+    if plan is not None and len(plan) == len(expected):
+        for (_, ps), e in zip(plan, expected):
+            if len(ps) != len(e) or not all(map(operator.is_, ps, e)):
+                break
+        else:
+            if hasattr(opt, "_opt_called"):  # (as the step wrapper does, for lr schedulers)
+                opt._opt_called = True
+            return tuple(lr for lr, _ in plan)
+    step(opt)
+    return None
+
+
 def _fresh_leaf(data: np.ndarray) -> Tensor:
     t = Tensor._make(data)
     t._requires_grad = True
@@ -1413,6 +1454,8 @@ _GLOBALS = {
     "_sum_leading": _registry.sum_leading,
     "_make": Tensor._make,
     "_fresh_leaf": _fresh_leaf,
+    "_plain_lrs": _plain_lrs,
+    "_bump_at": bump_at,
 }
 
 
@@ -1611,7 +1654,12 @@ def _describe(obj: object) -> str:
         return f"np.{obj.__name__}"
     if callable(obj) and hasattr(obj, "__qualname__"):
         return f"{getattr(obj, '__module__', '')}.{obj.__qualname__}"
-    text = repr(obj)
+    if type(obj) is tuple and len(obj) == 2 and type(obj[0]) is types.CodeType:
+        file, line = _sites.line_of(obj)  # a user's line (a replayed step's, for bumps)
+        return f"the line {os.path.basename(file)}:{line}"
+    if type(obj) is tuple and obj and all(isinstance(x, (Tensor, tuple)) for x in obj):
+        return "(" + ", ".join(_describe(x) for x in obj[:3]) + (", ...)" if obj[3:] else ")")
+    text = " ".join(repr(obj).split())  # (one line: multi-line reprs, as an optimizer's)
     return text if len(text) < 60 else text[:57] + "..."
 
 

@@ -1,6 +1,7 @@
 """ember.compile's contract (issue #7): what a user sees from the decorator, its guards and
 re-traces, its warnings, and compiled training loops that end where eager ones do."""
 
+import inspect
 import math
 import warnings
 
@@ -265,6 +266,87 @@ def test_parameters_are_updated_in_place_and_state_dict_sees_it():
     assert not _eq(before, w.detach())
     assert _eq(sd["weight"], w.detach())
     assert _eq(model.state_dict()["weight"], w.detach())
+
+
+def _two_group_sgd(seed: int = 0):
+    """A model, its SGD over two groups (different lrs; one parameter frozen) and a step."""
+    ember.manual_seed(seed)
+    model = nn.Sequential(nn.Linear(5, 4), nn.ReLU(), nn.Linear(4, 3))
+    model[2].bias.requires_grad_(False)
+    groups = [{"params": model[0].parameters(), "lr": 0.2}, {"params": model[2].parameters()}]
+    opt = ember.optim.SGD(groups, lr=0.05)
+    x, y = ember.randn(6, 5), ember.randint(0, 3, (6,))
+
+    def step():
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return model, opt, step
+
+
+_lines, _first = inspect.getsourcelines(_two_group_sgd)
+_at = _first + [line.strip() for line in _lines].index("opt.step()")
+_STEP_LINE = f"tests/test_compile_behaviour.py:{_at} (`opt.step()`)."  # (where the step ran)
+
+
+def test_plain_sgd_update_is_replayed_inline_and_follows_the_optimizer():
+    """A plain SGD step (no momentum, decay, maximize or hooks) is done by the replay's own
+    lines; it reads each group's current lr, and a step that stopped being plain (momentum
+    set later, a hook added) runs the real step() instead: parameters stay eager's bits."""
+    (m1, o1, s1), (m2, o2, s2) = _two_group_sgd(), _two_group_sgd()
+    s2 = ember.compile(s2)
+    seen = []
+
+    def same():
+        s1(), s2()
+        return all(_eq(a.detach(), b.detach()) for a, b in zip(m1.parameters(), m2.parameters()))
+
+    assert same() and same()
+    assert "_plain_lrs(" in s2.source and "_x -= _lr[1] * " in s2.source
+    for o in (o1, o2):
+        o.param_groups[1]["lr"] = 0.5
+    assert same()
+    for o in (o1, o2):
+        o.param_groups[0]["momentum"] = 0.9
+    assert same() and same()
+    assert "momentum_buffer" in o2.state[m2[0].weight]
+    o2.register_step_post_hook(lambda opt, args, kwargs: seen.append(opt))
+    o1.register_step_post_hook(lambda opt, args, kwargs: None)
+    assert same()
+    assert seen == [o2] and len(s2.traces) == 1
+    assert m2[2].bias.grad is None and _eq(m1[2].bias.detach(), m2[2].bias.detach())
+
+
+def test_plain_sgd_replay_follows_an_lr_scheduler_and_bumps_versions():
+    (m1, o1, s1), (m2, o2, s2) = _two_group_sgd(1), _two_group_sgd(1)
+    sched1 = ember.optim.lr_scheduler.StepLR(o1, step_size=1, gamma=0.5)
+    sched2 = ember.optim.lr_scheduler.StepLR(o2, step_size=1, gamma=0.5)
+
+    def eager():
+        s1()
+        sched1.step()
+
+    @ember.compile
+    def compiled():
+        s2()
+        sched2.step()
+
+    for _ in range(4):
+        eager(), compiled()
+    assert "_plain_lrs(" in compiled.source and len(compiled.traces) == 1
+    assert o2.param_groups[0]["lr"] == o1.param_groups[0]["lr"] == 0.2 / 16
+    assert all(_eq(a.detach(), b.detach()) for a, b in zip(m1.parameters(), m2.parameters()))
+    assert [p._version for p in m1.parameters()] == [p._version for p in m2.parameters()]
+    kept = (m2[0].weight * 2).sum()  # saves nothing of the weight: still fine
+    saved = (m2[0].weight * m2[0].weight).sum()
+    compiled()
+    kept.backward()
+    with pytest.raises(RuntimeError, match="version 6; expected version 5") as e:
+        saved.backward()
+    assert str(e.value).endswith("and then modified in place at " + _STEP_LINE)
 
 
 def test_gradients_accumulate_across_replays_as_in_eager():

@@ -100,8 +100,11 @@ def bump(*tensors: Tensor) -> None:
     """Record an in-place write, as torch's in-place ops do, so that a graph which saved the
     old values fails at backward instead of silently using the new ones."""
     where = _STEP_SITE[0]
-    if where is _NOT_IN_STEP:
-        where = site(2)
+    bump_at(tensors, site(2) if where is _NOT_IN_STEP else where)
+
+
+def bump_at(tensors: Iterable[Tensor], where: tuple | None) -> None:
+    """`bump`, with the user's line that ran the step given (a compiled step's replay)."""
     for t in tensors:
         t._vc[0] += 1
         note_inplace(t._vc, where=where)  # so that error says it was optimizer.step() (#4)
