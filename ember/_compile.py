@@ -1154,7 +1154,7 @@ def _module_call(module, *args, **kwargs):
 
 def _opaque(step: Callable, plain: Callable | None) -> Callable:
     """An optimizer's or lr scheduler's `step`: replayed by calling it (its state is Python),
-    or, where its class says how (`plain`: SGD's `_plain_update`) and the step is the plain
+    or, where its class says when (`plain`: SGD's `_plain_lrs`) the step is the plain
     `p -= lr * p.grad`, by doing that update in the replay's own code (see `_plain_lrs`)."""
 
     @functools.wraps(step)
@@ -1165,29 +1165,32 @@ def _opaque(step: Callable, plain: Callable | None) -> Callable:
         if kwargs or any(not (a is None or type(a) in (int, float, bool)) for a in args):
             tr.fail(f"{type(self).__name__}.step with a closure or tensor arguments")
             return step(self, *args, **kwargs)
-        plan = plain(self) if plain is not None and not args else None
+        plan = None
+        if plain is not None and not args and plain(self) is not None:
+            plan = tuple(
+                (tuple(g["params"]), tuple(p for p in g["params"] if p._grad is not None))
+                for g in self.param_groups
+            )
         tr.paused += 1
         try:
             out = step(self, *args, **kwargs)
         finally:
             tr.paused -= 1
         tr.effect()
-        if plan is not None:
-            names = [[tr.outside(p) for p in ps] for _, ps in plan]
-            if any(n is None for group in names for n in group):
-                plan = None  # (a parameter made inside the compiled function)
+        names = [[tr.outside(p) for p in updated] for _, updated in plan or ()]
+        if any(n is None for group in names for n in group):
+            plan = None  # (a parameter made inside the compiled function)
         if plan is None:
             lits = "".join(", " + tr.literal(a) for a in args)
             tr.emit(f"{tr.const(step)}({tr.const(self)}{lits})")
         else:
-            expected = tuple(ps for _, ps in plan)
-            tr.emit(f"_lr = _plain_lrs({tr.const(self)}, {tr.const(expected)}, {tr.const(step)})")
+            tr.emit(f"_lr = _plain_lrs({tr.const(self)}, {tr.const(plan)}, {tr.const(step)})")
             updates = [
                 f"_x = {n}._data; _x -= _lr[{i}] * {n}._grad._data"
                 for i, group in enumerate(names)
                 for n in group
             ]
-            params = tr.const(tuple(p for ps in expected for p in ps))
+            params = tr.const(tuple(p for _, updated in plan for p in updated))
             site = tr.const(_sites.site(1))
             tr.emit(f"if _lr is not None: {'; '.join(updates)}; _bump_at({params}, {site})")
         if out is not None:
@@ -1360,7 +1363,7 @@ class _Patched:
         for base in (Optimizer, LRScheduler):
             for cls in _subclasses(base):
                 if "step" in cls.__dict__:
-                    plain = cls.__dict__.get("_plain_update")
+                    plain = cls.__dict__.get("_plain_lrs")
                     put(cls, "step", _opaque(cls.__dict__["step"], plain))
         put(builtins, "print", _traced_print)
         _ACTIVE[0] = self.tr
@@ -1413,21 +1416,33 @@ def _accumulate(leaf: Tensor, grads: list) -> np.ndarray:
     return leaf._grad._data
 
 
-def _plain_lrs(opt: Any, expected: tuple, step: Callable) -> tuple | None:
+def _plain_lrs(opt: Any, plan: tuple, step: Callable) -> list | None:
     """A plain SGD step in the replay: each group's lr, when the step is still the plain update
-    of the parameters the trace updated (the replay's next line does it); otherwise this runs
-    the real `step` and returns None (the hyperparameters, hooks or gradients changed)."""
-    plan = opt._plain_update()
-    if plan is not None and len(plan) == len(expected):
-        for (_, ps), e in zip(plan, expected):
-            if len(ps) != len(e) or not all(map(operator.is_, ps, e)):
+    (`opt._plain_lrs()`) of the same parameters, with gradients on the same ones as at trace
+    time (`plan`: per group, its parameters and those updated); the replay's next line does the
+    update. Otherwise this runs the real `step` and returns None."""
+    lrs = opt._plain_lrs()
+    groups = opt.param_groups
+    if lrs is not None and len(groups) == len(plan):
+        for group, (params, updated) in zip(groups, plan):
+            now = group["params"]
+            if len(now) != len(params) or not all(map(operator.is_, now, params)):
+                break
+            with_grad = sum(map(operator.is_not, map(_GRAD, params), _NONES))
+            if with_grad != len(updated) or not all(
+                map(operator.is_not, map(_GRAD, updated), _NONES)
+            ):
                 break
         else:
             if hasattr(opt, "_opt_called"):  # (as the step wrapper does, for lr schedulers)
                 opt._opt_called = True
-            return tuple(lr for lr, _ in plan)
+            return lrs
     step(opt)
     return None
+
+
+_GRAD = operator.attrgetter("_grad")
+_NONES = itertools.repeat(None)
 
 
 def _fresh_leaf(data: np.ndarray) -> Tensor:

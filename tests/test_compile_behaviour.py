@@ -320,6 +320,32 @@ def test_plain_sgd_update_is_replayed_inline_and_follows_the_optimizer():
     assert m2[2].bias.grad is None and _eq(m1[2].bias.detach(), m2[2].bias.detach())
 
 
+def test_plain_sgd_replay_updates_a_parameter_given_a_gradient_between_calls():
+    def make():
+        ember.manual_seed(3)
+        model = nn.Linear(3, 2)
+        model.bias.requires_grad_(False)
+        opt = ember.optim.SGD(model.parameters(), lr=0.1)
+
+        def step():
+            model(ember.ones(4, 3)).sum().backward()
+            opt.step()
+            opt.zero_grad()
+
+        return model, step
+
+    (m1, s1), (m2, s2) = make(), make()
+    s2 = ember.compile(s2)
+    for i in range(4):
+        if i == 2:
+            m1.bias.grad, m2.bias.grad = ember.ones(2), ember.ones(2)
+        s1(), s2()
+        assert _eq(m1.bias.detach(), m2.bias.detach()) and _eq(
+            m1.weight.detach(), m2.weight.detach()
+        )
+    assert not _eq(m2.bias.detach(), make()[0].bias.detach())  # (the given gradient was used)
+
+
 def test_plain_sgd_replay_follows_an_lr_scheduler_and_bumps_versions():
     (m1, o1, s1), (m2, o2, s2) = _two_group_sgd(1), _two_group_sgd(1)
     sched1 = ember.optim.lr_scheduler.StepLR(o1, step_size=1, gamma=0.5)

@@ -85,19 +85,19 @@ class SGD(Optimizer):
                 bump(p)
         return loss
 
-    def _plain_update(self) -> tuple[tuple[float, tuple[Tensor, ...]], ...] | None:
-        """For ember.compile's replay: `(lr, parameters with a gradient)` per group when the
-        next step is the plain `p -= lr * p.grad` everywhere (no momentum, weight decay,
-        maximize or step hooks, a number lr), else None. The replay then does that update
-        in its own straight-line code instead of calling `step()`."""
+    def _plain_lrs(self) -> list[float] | None:
+        """For ember.compile's replay: each group's lr when the next step is the plain
+        `p -= lr * p.grad` everywhere (no momentum, weight decay, maximize or step hooks, a
+        number lr), else None. The replay then does that update in its own straight-line
+        code instead of calling `step()`."""
         if self._optimizer_step_pre_hooks or self._optimizer_step_post_hooks:
             return None
-        plan = []
+        lrs = []
         for group in self.param_groups:
             lr = group["lr"]
             if group["momentum"] != 0 or group["weight_decay"] != 0 or group["maximize"]:
                 return None
             if type(lr) is not float and type(lr) is not int:
                 return None
-            plan.append((lr, tuple(p for p in group["params"] if p._grad is not None)))
-        return tuple(plan)
+            lrs.append(lr)
+        return lrs
