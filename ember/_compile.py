@@ -64,6 +64,7 @@ from .autograd.grad_mode import STATE
 from .ops import _inplace, _registry
 from .ops._registry import Op
 from .ops._saved import SavedUnavailable
+from .ops._util import refuse_complex
 from .optim.optimizer import bump_at
 
 __all__ = ["compile"]
@@ -263,9 +264,12 @@ _TEMPLATES: dict[Callable, _Template | None] = {}
 
 
 class _Template:
-    """A function whose body is one expression, to be pasted with its arguments substituted."""
+    """A function whose body is one expression, to be pasted with its arguments substituted.
+    Checks before it that read only the arguments' dtypes and shapes (`if x.dtype ==
+    np.bool_: raise ...`, `refuse_complex(...)`) are left out: they passed at trace time, and
+    the entry guards fix those dtypes and shapes for every replay."""
 
-    def __init__(self, fn: types.FunctionType, expr: ast.expr) -> None:
+    def __init__(self, fn: types.FunctionType, expr: ast.expr, checks: list[ast.stmt]) -> None:
         code = fn.__code__
         n = code.co_argcount
         self.pos = code.co_varnames[:n]
@@ -276,19 +280,24 @@ class _Template:
         self.expr = expr
         params = set(self.pos) | set(self.kwonly)
         cells = dict(zip(code.co_freevars, (c.cell_contents for c in fn.__closure__ or ())))
+
+        def resolve(name: str) -> object:
+            if name in cells:
+                return cells[name]
+            if name in fn.__globals__:
+                return fn.__globals__[name]
+            if hasattr(builtins, name):
+                return None  # a builtin keeps its name
+            raise ValueError(f"unknown name {name}")
+
+        # the arguments whose dtype or shape a check reads: arrays at every render, or no paste
+        self.checked = set().union(*(_static_reads(c, params, resolve) for c in checks))
         self.free: dict[str, object] = {}
         for node in ast.walk(expr):
             if isinstance(node, _SCOPED):
                 raise ValueError("a nested scope")
             if isinstance(node, ast.Name) and node.id not in params:
-                if node.id in cells:
-                    self.free[node.id] = cells[node.id]
-                elif node.id in fn.__globals__:
-                    self.free[node.id] = fn.__globals__[node.id]
-                elif hasattr(builtins, node.id):
-                    self.free[node.id] = None  # a builtin keeps its name
-                else:
-                    raise ValueError(f"unknown name {node.id}")
+                self.free[node.id] = resolve(node.id)
         self.expr = _Inline(self.free, params).visit(expr)
         used = {n.id for n in ast.walk(self.expr) if isinstance(n, ast.Name)}
         self.free = {n: obj for n, obj in self.free.items() if n in used}
@@ -302,6 +311,8 @@ class _Template:
             return None
         names = dict(zip(self.pos, args))
         known = {p: v for p, v in zip(self.pos, values) if type(v) is np.ndarray}
+        if not self.checked <= known.keys():
+            return None
         for p in self.pos[len(args) :] + self.kwonly:
             if p in params:
                 names[p] = tr.value(params[p])
@@ -334,6 +345,20 @@ class _Template:
         subst = {n: ast.parse(s, mode="eval").body for n, s in names.items()}
 
         class Paste(_Subst):
+            def visit_Compare(self, node: ast.Compare) -> ast.expr:
+                # `b is None` of an array argument (an optional bias) is a constant too
+                left, op, right = node.left, node.ops[0], node.comparators[-1]
+                if (
+                    len(node.ops) == 1
+                    and isinstance(left, ast.Name)
+                    and left.id in known
+                    and isinstance(op, (ast.Is, ast.IsNot))
+                    and isinstance(right, ast.Constant)
+                    and right.value is None
+                ):
+                    return ast.Constant(isinstance(op, ast.IsNot))
+                return self.generic_visit(node)
+
             def visit_Attribute(self, node: ast.Attribute) -> ast.expr:
                 v = node.value
                 if isinstance(v, ast.Name) and v.id in known and node.attr in _STATIC:
@@ -345,6 +370,58 @@ class _Template:
         tree = _Fold().visit(Paste(subst).visit(_clone(self.expr)))
         dtypes = {names[p]: v.dtype for p, v in known.items() if names[p].isidentifier()}
         return ast.unparse(_Typed(dtypes, tr.scalar).visit(tree))
+
+
+def _static_reads(check: ast.stmt, params: set, resolve: Callable[[str], object]) -> set:
+    """The arguments a check reads, if it reads them only through `.dtype`, `.shape`, `.ndim`
+    or `.size`, calls only NumPy, `len` and `isinstance`, or is `refuse_complex(...)` (which
+    reads dtypes): then its outcome is fixed by the entry guards. ValueError if it is not."""
+    if isinstance(check, ast.Expr):  # a bare call: refuse_complex(kernel, x, ...)
+        call = check.value
+        if not isinstance(call.func, ast.Name) or resolve(call.func.id) is not refuse_complex:
+            raise ValueError("a call before the return")
+        for a in [*call.args, *(k.value for k in call.keywords)]:
+            if not (isinstance(a, ast.Name) and a.id in params):
+                _inert_expr(a, params, resolve, set())
+        return set()
+    reads, static = set(), set()
+    for node in ast.walk(check.test):
+        if isinstance(node, ast.Attribute) and node.attr in _STATIC:
+            if isinstance(node.value, ast.Name) and node.value.id in params:
+                static.add(id(node.value))
+                reads.add(node.value.id)
+    _inert_expr(check.test, params, resolve, static)
+    return reads
+
+
+def _inert_expr(e: ast.expr, params: set, resolve: Callable[[str], object], ok: set) -> None:
+    """ValueError unless `e` reads only the names in `ok` (argument nodes under a static
+    attribute) and values that mean the same at every replay, and calls only NumPy
+    functions, `len` and `isinstance`."""
+    for node in ast.walk(e):
+        if isinstance(node, (*_SCOPED, ast.Starred, ast.NamedExpr)):
+            raise ValueError("not a plain check")
+        if isinstance(node, ast.Call):
+            f = node.func
+            if isinstance(f, ast.Name):
+                allowed = f.id in ("len", "isinstance") and resolve(f.id) is None
+            else:
+                while isinstance(f, ast.Attribute):
+                    f = f.value
+                allowed = isinstance(f, ast.Name) and f.id not in params and resolve(f.id) is np
+            if not allowed:
+                raise ValueError("a call in a check")
+        elif isinstance(node, ast.Name) and id(node) not in ok:
+            if node.id in params or not _inert(resolve(node.id)):
+                raise ValueError(f"a check reads {node.id}")
+
+
+def _inert(obj: object) -> bool:
+    """A value a check may read besides dtypes and shapes: a module, class, dtype, builtin
+    or constant, which means the same at every replay."""
+    if obj is None or isinstance(obj, (types.ModuleType, type, np.dtype, int, float, str)):
+        return True
+    return type(obj) is tuple and all(_inert(x) for x in obj)
 
 
 def _clone(node: Any) -> Any:
@@ -361,10 +438,11 @@ def _clone(node: Any) -> Any:
 
 
 class _Inline(ast.NodeTransformer):
-    """`op.fwd(a, b)` inside a rule (tanh's NumPy rule is `_tanh_backward.fwd(g, out)`) ->
-    that forward's own expression with `a`, `b` in place, so the replay runs the arithmetic
-    instead of calling a function for it. Only where the arguments are names or constants
-    (pasting one twice costs nothing) and the forward's free names mean the same here."""
+    """`op.fwd(a, b)` inside a rule (tanh's NumPy rule is `_tanh_backward.fwd(g, out)`), or a
+    helper function's call (`_rows(g)`) -> that function's own expression with `a`, `b` in
+    place, so the replay runs the arithmetic instead of calling a function for it. Only where
+    the arguments are names or constants (pasting one twice costs nothing), the function's
+    free names mean the same here, and it has no checks whose arguments must be arrays."""
 
     def __init__(self, free: dict, params: set) -> None:
         self.free, self.params = free, params
@@ -372,17 +450,20 @@ class _Inline(ast.NodeTransformer):
     def visit_Call(self, node: ast.Call) -> ast.expr:
         self.generic_visit(node)
         f = node.func
-        if not (
+        if node.keywords or not all(isinstance(a, (ast.Name, ast.Constant)) for a in node.args):
+            return node
+        if (
             isinstance(f, ast.Attribute)
             and f.attr == "fwd"
             and isinstance(f.value, ast.Name)
             and isinstance(self.free.get(f.value.id), Op)
-            and not node.keywords
-            and all(isinstance(a, (ast.Name, ast.Constant)) for a in node.args)
         ):
+            inner = _template(self.free[f.value.id].fwd)
+        elif isinstance(f, ast.Name) and type(self.free.get(f.id)) is types.FunctionType:
+            inner = _template(self.free[f.id])  # a helper (`_rows(g)`)
+        else:
             return node
-        inner = _template(self.free[f.value.id].fwd)
-        if inner is None or inner.kwonly or len(node.args) != len(inner.pos):
+        if inner is None or inner.kwonly or inner.checked or len(node.args) != len(inner.pos):
             return node
         subst = dict(zip(inner.pos, node.args))
         for n, obj in inner.free.items():
@@ -516,9 +597,10 @@ def _template(fn: Callable) -> _Template | None:
         pass
     t = None
     try:
-        expr = _body_expr(fn)
-        if expr is not None:
-            t = _Template(fn, expr)
+        _TEMPLATES[fn] = None  # (while it is built: a function that calls itself is not pasted)
+        found = _body_expr(fn)
+        if found is not None:
+            t = _Template(fn, found[1], found[0])
     except (OSError, SyntaxError, ValueError, TypeError, AttributeError):
         t = None
     try:
@@ -528,10 +610,11 @@ def _template(fn: Callable) -> _Template | None:
     return t
 
 
-def _body_expr(fn: Callable) -> ast.expr | None:
-    """The expression a plain function or lambda returns. Found by parsing only the lines its
-    code spans, checked by compiling them back to the same bytecode; where that fails (a
-    lambda among others on its line, a body in parentheses), by parsing its whole file once."""
+def _body_expr(fn: Callable) -> tuple[list[ast.stmt], ast.expr] | None:
+    """The expression a plain function or lambda returns, and the checks before it (see
+    `_is_check`). Found by parsing only the lines its code spans, checked by compiling them
+    back to the same bytecode; where that fails (a lambda among others on its line, a body in
+    parentheses), by parsing its whole file once."""
     if type(fn) is not types.FunctionType:
         return None
     code = fn.__code__
@@ -543,14 +626,23 @@ def _body_expr(fn: Callable) -> ast.expr | None:
     if found is None:
         found = _from_file(code)
     if isinstance(found, ast.Lambda):
-        return found.body
+        return [], found.body
     if isinstance(found, ast.FunctionDef):
         body = found.body
         if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
             body = body[1:]  # the docstring
-        if len(body) == 1 and isinstance(body[0], ast.Return) and body[0].value:
-            return body[0].value
+        if body and isinstance(body[-1], ast.Return) and body[-1].value:
+            if all(_is_check(stmt) for stmt in body[:-1]):
+                return body[:-1], body[-1].value
     return None
+
+
+def _is_check(stmt: ast.stmt) -> bool:
+    """`if <test>: raise ...` or a bare call (`refuse_complex(...)`): what may come before a
+    pasted body's `return` (`_Template` then decides whether it depends on dtypes alone)."""
+    if isinstance(stmt, ast.If):
+        return not stmt.orelse and len(stmt.body) == 1 and isinstance(stmt.body[0], ast.Raise)
+    return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call)
 
 
 def _snippet(fn: types.FunctionType) -> ast.Lambda | ast.FunctionDef | None:

@@ -86,5 +86,5 @@ def test_rule_body_of_a_lambda_sharing_its_line_is_its_own():
 
     from ember import _compile as C
 
-    assert ast.unparse(C._body_expr(_PAIR[0])) == "a + 1"
-    assert ast.unparse(C._body_expr(_PAIR[1])) == "a * 2"
+    assert ast.unparse(C._body_expr(_PAIR[0])[1]) == "a + 1"
+    assert ast.unparse(C._body_expr(_PAIR[1])[1]) == "a * 2"

@@ -3,6 +3,7 @@ re-traces, its warnings, and compiled training loops that end where eager ones d
 
 import inspect
 import math
+import re
 import warnings
 
 import numpy as np
@@ -580,6 +581,47 @@ def test_rules_that_call_an_op_forward_are_pasted_inline():
     want = f(x0)
     assert _eq(step(x0), want) and _eq(step(x0), want)
     assert ".fwd(" not in step.source and "(k" in step.source and " - v" in step.source
+
+
+def test_dtype_checks_before_a_forward_are_left_out_of_the_paste():
+    """relu's forward refuses bool and complex inputs, then returns one expression: the replay
+    pastes the expression alone (the guards fix the dtype the checks read)."""
+    step = ember.compile(lambda x: ember.relu(x))
+    x = ember.randn(6)
+    assert _eq(step(x), ember.relu(x)) and _eq(step(-x), ember.relu(-x))
+    assert re.search(r"= np\.maximum\(v\d+, k\d+\.type\(0\)\)", step.source)
+    assert "relu" not in step.source
+
+
+def _checked_fwd(x):
+    if (x < 0).any():  # a check on values: the replay must run it
+        raise ValueError("negative input")
+    return x * 2
+
+
+def _shape_checked_fwd(x, y):
+    if x.shape[-1] != y.shape[-1] or x.dtype.kind == "b":
+        raise ValueError("mismatch")
+    return x + y
+
+
+@pytest.mark.parametrize(
+    "fwd, pasted",
+    [(_checked_fwd, r"v\d+ \* 2"), (_shape_checked_fwd, r"v\d+ \+ v\d+")],
+    ids=["values", "shapes"],
+)
+def test_only_checks_on_dtypes_and_shapes_are_left_out(fwd, pasted):
+    from ember.ops._registry import defop
+
+    op = defop("Checked")(fwd)
+    op.defvjp(*[lambda g, out, *xs: g] * fwd.__code__.co_argcount)
+    step = ember.compile(lambda *xs: op(*xs))
+    xs = [ember.ones(3)] * fwd.__code__.co_argcount
+    assert _eq(step(*xs), op(*xs)) and len(step.traces) == 1
+    assert bool(re.search(pasted, step.source)) is (fwd is _shape_checked_fwd)
+    if fwd is _checked_fwd:
+        with pytest.raises(ValueError, match="negative input"):
+            step(-ember.ones(3))
 
 
 def _bits(t) -> bytes:

@@ -147,8 +147,7 @@ def _rows(t: Tensor) -> Tensor:
 
 
 def _linear_fwd(x, w, b=None):
-    out = np.matmul(x, w.T)
-    return out if b is None else out + b
+    return np.matmul(x, w.T) if b is None else np.matmul(x, w.T) + b  # (one expression: pasted)
 
 
 def _linear_op(node: str, name: str):
