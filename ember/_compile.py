@@ -450,7 +450,7 @@ class _Inline(ast.NodeTransformer):
     def visit_Call(self, node: ast.Call) -> ast.expr:
         self.generic_visit(node)
         f = node.func
-        if node.keywords or not all(isinstance(a, (ast.Name, ast.Constant)) for a in node.args):
+        if node.keywords or not all(map(_plain_arg, node.args)):
             return node
         if (
             isinstance(f, ast.Attribute)
@@ -473,6 +473,13 @@ class _Inline(ast.NodeTransformer):
             self.free[n] = obj
 
         return _Subst(subst).visit(_clone(inner.expr))
+
+
+def _plain_arg(a: ast.expr) -> bool:
+    """A name, a constant or an attribute of a name (`np.add`): pasting it twice costs nothing."""
+    while isinstance(a, ast.Attribute):
+        a = a.value
+    return isinstance(a, (ast.Name, ast.Constant))
 
 
 class _Subst(ast.NodeTransformer):

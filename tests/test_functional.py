@@ -52,6 +52,7 @@ ERRORS = {
     "mse-weight": lambda m: F(m).mse_loss(_t(m, X), _t(m, X), weight=m.ones(3)),
     "ce-out-of-bounds": lambda m: F(m).cross_entropy(_t(m, X), _t(m, [0, 1, 3, 0])),
     "ce-negative": lambda m: F(m).cross_entropy(_t(m, X), _t(m, [0, 1, -3, 0])),
+    "ce-ignored-and-negative": lambda m: F(m).cross_entropy(_t(m, X), _t(m, [-100, 1, -3, 0])),
     "ce-batch": lambda m: F(m).cross_entropy(_t(m, X), _t(m, [0, 1, 2])),
     "ce-3d-target": lambda m: F(m).cross_entropy(m.ones(4, 3, 5), m.zeros(4, 6, dtype=m.int64)),
     "ce-multi-target": lambda m: F(m).cross_entropy(_t(m, X), m.ones(4, 2)),

@@ -935,15 +935,29 @@ def _nll_pick(x: np.ndarray, target: np.ndarray, weight, ignore_index: int) -> t
     if x.ndim == 1:
         return (safe,), w
     if x.ndim == 2:
-        return (np.arange(len(safe)), safe), w
+        return (_aranged(len(safe)), safe), w
     batch, *spatial = np.indices(target.shape, sparse=True)
     return (batch, safe, *spatial), w
 
 
+def _aranged(n: int) -> np.ndarray:
+    """np.arange(n), read-only and kept for the next batch of the same size."""
+    a = _ARANGED.get(n)
+    if a is None:
+        if len(_ARANGED) >= 16:
+            _ARANGED.clear()
+        a = _ARANGED[n] = np.arange(n)
+        a.flags.writeable = False
+    return a
+
+
+_ARANGED: dict[int, np.ndarray] = {}
+
+
 @value_check
 def _check_targets(target: np.ndarray, n: int, ignore_index: int) -> None:
-    if target.size == 0 or (target.min() >= 0 and target.max() < n):
-        return  # (the common case, in two reductions)
+    if target.size == 0 or target.view(np.uint64).max() < n:
+        return  # (the common case, in one reduction: a negative int64 reads as a huge uint64)
     bad = (target != ignore_index) & ((target < 0) | (target >= n))
     if bad.any():
         raise IndexError(f"Target {target[bad].flat[0]} is out of bounds.")
@@ -956,6 +970,8 @@ def _nll_count(x: np.ndarray, target: np.ndarray, w) -> np.ndarray:
 
 def _nll_loss_fwd(x, target, weight, ignore_index, reduction):
     where, w = _nll_pick(x, target, weight, ignore_index)
+    if reduction == "mean" and w is None:  # (-(sum) is sum(-): negation rounds symmetrically)
+        return -x[where].sum() / x.dtype.type(target.size)
     loss = -x[where] if w is None else -x[where] * w
     # Matches torch: the weighted mean divides by the summed weights of the counted targets.
     if reduction == "mean":

@@ -715,9 +715,11 @@ def _along(ufunc: np.ufunc, x: np.ndarray, axes: tuple) -> np.ndarray:
     """`ufunc.reduce(x, axes, keepdims=True)` for the softmax family. The short rows of a batch
     of class scores are reduced as the columns of a transposed copy: NumPy reduces a short
     contiguous axis one row at a time, about 2x slower than combining whole columns."""
-    if x.ndim == 2 and axes == (1,) and x.shape[1] <= 16 and x.shape[0] >= 32:
-        return ufunc.reduce(x.T.copy(), axis=0)[:, None]
-    return ufunc.reduce(x, axis=axes, keepdims=True)
+    return (  # (one expression, so that ember.compile pastes it, the test folded away)
+        ufunc.reduce(x.T.copy(), axis=0)[:, None]
+        if x.ndim == 2 and axes == (1,) and x.shape[1] <= 16 and x.shape[0] >= 32
+        else ufunc.reduce(x, axis=axes, keepdims=True)
+    )
 
 
 def _max_along(x: np.ndarray, axes: tuple) -> np.ndarray:
