@@ -19,10 +19,12 @@ import importlib.metadata
 import json
 import os
 import platform
+import queue
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,7 +73,8 @@ class Settings:
     timeout: float  # seconds per subprocess
 
 
-FULL = Settings(trials=7, min_time=0.25, chain_ops=100_000, repeats=5, timeout=240)
+SETTLE = 0.2  # seconds between two libraries' trials: OpenBLAS's threads spin ~0.1 s after work
+FULL = Settings(trials=11, min_time=0.2, chain_ops=100_000, repeats=5, timeout=240)
 QUICK = Settings(trials=3, min_time=0.08, chain_ops=10_000, repeats=1, timeout=90)
 
 
@@ -95,15 +98,62 @@ def subprocess_json(cmd: list[str], timeout: float) -> tuple[dict, float]:
         return {"status": "na", "reason": f"timeout after {timeout:.0f} s"}, timeout
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
-        if proc.returncode == -11:
-            why = "crashed (SIGSEGV: native stack overflow)"
-        elif proc.returncode < 0:
-            why = f"crashed (signal {-proc.returncode})"
-        else:
-            tail = proc.stderr.strip().splitlines()[-1:] or ["?"]
-            why = f"exit {proc.returncode}: {tail[0][:100]}"
-        return {"status": "na", "reason": why}, wall
+        return {"status": "na", "reason": exit_reason(proc.returncode, proc.stderr)}, wall
     return json.loads(proc.stdout.strip().splitlines()[-1]), wall
+
+
+def exit_reason(returncode: int, stderr: str) -> str:
+    """Why a worker died, for the table's "n/a" cell."""
+    if returncode == -11:
+        return "crashed (SIGSEGV: native stack overflow)"
+    if returncode < 0:
+        return f"crashed (signal {-returncode})"
+    tail = stderr.strip().splitlines()[-1:] or ["?"]
+    return f"exit {returncode}: {tail[0][:100]}"
+
+
+class Server:
+    """A worker started with --serve: it checks and warms up, then times one trial whenever
+    asked. JSON lines come back through a reader thread, so that a hung or crashed worker
+    gives a timeout or its exit reason instead of blocking the run."""
+
+    def __init__(self, cmd: list[str]) -> None:
+        self.err = tempfile.TemporaryFile("w+")  # (a pipe could fill up and stall the worker)
+        self.proc = subprocess.Popen(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.err, text=True, cwd=HERE
+        )
+        self.lines: queue.Queue = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            if line.startswith("{"):
+                self.lines.put(json.loads(line))
+        self.lines.put(None)
+
+    def ask(self, request: str | None, timeout: float) -> dict:
+        """Send `request` (a line; None sends nothing) and wait for the next JSON line."""
+        try:
+            if request is not None:
+                self.proc.stdin.write(request + "\n")
+                self.proc.stdin.flush()
+            msg = self.lines.get(timeout=timeout)
+        except queue.Empty:
+            self.close()
+            return {"status": "na", "reason": f"timeout after {timeout:.0f} s"}
+        except BrokenPipeError:
+            msg = None
+        if msg is None:
+            self.proc.wait()
+            self.err.seek(0)
+            return {"status": "na", "reason": exit_reason(self.proc.returncode, self.err.read())}
+        return msg
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.err.close()
 
 
 def worker_cmd(lib: str, workload: str, s: Settings, *extra: str) -> list[str]:
@@ -121,15 +171,49 @@ def worker_cmd(lib: str, workload: str, s: Settings, *extra: str) -> list[str]:
 
 
 def in_process(workload: str, libs: list[str], s: Settings, tmp: Path) -> dict[str, Cell]:
-    """Check and time `workload` on each library; torch (2 threads) first, as the reference."""
+    """Check and time `workload` on each library; torch (2 threads) first, as the reference.
+
+    Each library has a worker of its own, all kept alive, and the trials are interleaved:
+    round r asks every worker for one trial, in an order rotated each round, with a pause
+    before each so that the last one's thread pools have gone idle. This machine has slow
+    stretches of many seconds; timed one library after another, a stretch moved whichever
+    libraries it fell on (torch's median once went from 1.5 to 2.3 ms between runs), and with
+    them the ratios. Interleaved, every library's median is taken over the same stretches.
+    deep-chain (one long step per trial) is timed one library after another."""
     ref = tmp / f"{workload}.npz"
-    cells = {}
-    for lib in [BASELINE] + [lib for lib in libs if lib != BASELINE]:
+    order = [BASELINE] + [lib for lib in libs if lib != BASELINE]
+    cells: dict[str, Cell] = {}
+    if workload == "deep-chain":
+        for lib in order:
+            flag = f"--save-ref={ref}" if lib == BASELINE else f"--ref={ref}"
+            res, _ = subprocess_json(worker_cmd(lib, workload, s, flag), s.timeout)
+            cells[lib] = to_cell(res, workload)
+            print(f"  {workload:10s} {lib:10s} {fmt(workload, cells[lib])}", flush=True)
+        return cells
+    servers: dict[str, Server] = {}
+    for lib in order:  # (one at a time: torch writes the reference the others are checked on)
         flag = f"--save-ref={ref}" if lib == BASELINE else f"--ref={ref}"
-        res, _ = subprocess_json(worker_cmd(lib, workload, s, flag), s.timeout)
-        cells[lib] = to_cell(res, workload)
+        server = Server(worker_cmd(lib, workload, s, flag, "--serve"))
+        msg = server.ask(None, s.timeout)
+        if msg.get("status") == "ready":
+            servers[lib] = server
+        else:
+            cells[lib] = to_cell(msg, workload)
+            server.close()
+    for r in range(s.trials):
+        live = list(servers)
+        for lib in live[r % len(live) :] + live[: r % len(live)] if live else []:
+            time.sleep(SETTLE)
+            msg = servers[lib].ask("trial", s.timeout)
+            if "t" not in msg:
+                cells[lib] = to_cell(msg, workload)
+                servers.pop(lib).close()
+    for lib, server in servers.items():
+        cells[lib] = to_cell(server.ask("done", s.timeout), workload)
+        server.close()
+    for lib in order:
         print(f"  {workload:10s} {lib:10s} {fmt(workload, cells[lib])}", flush=True)
-    return cells
+    return {lib: cells[lib] for lib in order}
 
 
 def to_cell(res: dict, workload: str) -> Cell:

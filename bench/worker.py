@@ -5,6 +5,7 @@ process (imports, thread pools and allocators stay apart) and peak RSS is the li
 
     python bench/worker.py LIB WORKLOAD [--trials N] [--min-time S] [--ref REF.npz]
     python bench/worker.py LIB seed-poly --program   # the whole sin fit, for wall time
+    python bench/worker.py LIB WORKLOAD --serve      # trials on request (run.py interleaves)
 
 The run: build the workload from common.inputs, run it once and compare loss and gradients with
 torch's (--ref; --save-ref writes them instead), warm up, then time `trials` trials of at least
@@ -18,6 +19,7 @@ import argparse
 import importlib
 import json
 import resource
+import sys
 import time
 from collections.abc import Callable
 
@@ -84,18 +86,40 @@ def timed(case: Case, workload: str, trials: int, min_time: float) -> list[float
             case.step()
             times.append(time.perf_counter() - t0)
         return times
+    warm_up(case, min_time)
+    return [trial(case, min_time) for _ in range(trials)]
+
+
+def warm_up(case: Case, min_time: float) -> None:
+    """At least 3 steps and `min_time` seconds of them, untimed."""
     t0 = time.perf_counter()
     n = 0
     while n < 3 or time.perf_counter() - t0 < min_time:
         case.step()
         n += 1
+
+
+def trial(case: Case, min_time: float) -> float:
+    """Seconds per step over at least one step and `min_time` seconds."""
+    n, t0 = 0, time.perf_counter()
+    while n == 0 or time.perf_counter() - t0 < min_time:
+        case.step()
+        n += 1
+    return (time.perf_counter() - t0) / n
+
+
+def served(case: Case, min_time: float) -> list[float]:
+    """--serve: warm up, say so, then time one trial for each `trial` line read from stdin,
+    answering each, until another line. run.py keeps one such worker per library and asks
+    each for a trial in turn, so that a slow stretch of the machine falls on all of them."""
+    warm_up(case, min_time)
+    print(json.dumps({"status": "ready"}), flush=True)
     times = []
-    for _ in range(trials):
-        n, t0 = 0, time.perf_counter()
-        while n == 0 or time.perf_counter() - t0 < min_time:
-            case.step()
-            n += 1
-        times.append((time.perf_counter() - t0) / n)
+    for line in sys.stdin:
+        if line.strip() != "trial":
+            break
+        times.append(trial(case, min_time))
+        print(json.dumps({"t": times[-1]}), flush=True)
     return times
 
 
@@ -140,7 +164,10 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         if why:
             return {"status": "na", "reason": why, "rss_mb": rss_mb()}
     try:
-        times = timed(case, args.workload, args.trials, args.min_time)
+        if args.serve:
+            times = served(case, args.min_time)
+        else:
+            times = timed(case, args.workload, args.trials, args.min_time)
     except (Exception, RecursionError) as exc:  # noqa: BLE001
         return {"status": "na", "reason": failure(exc), "rss_mb": rss_mb()}
     out = {"status": "ok", "times": times, "rss_mb": rss_mb(), "rss_base_mb": base, "note": note}
@@ -165,6 +192,7 @@ def main() -> None:
     ap.add_argument("--ref", help="torch's results (.npz) to compare with before timing")
     ap.add_argument("--save-ref", help="write this run's results (.npz) as the reference")
     ap.add_argument("--program", action="store_true", help="seed-poly: run the whole program")
+    ap.add_argument("--serve", action="store_true", help="time one trial per `trial` on stdin")
     args = ap.parse_args()
     print(json.dumps(run(args)))
 

@@ -593,6 +593,29 @@ def test_dtype_checks_before_a_forward_are_left_out_of_the_paste():
     assert "relu" not in step.source
 
 
+@pytest.mark.parametrize("bias", [True, False])
+def test_an_optional_argument_given_or_not_folds_in_the_paste(bias):
+    """linear's forward is `x @ w.T if b is None else x @ w.T + b`: whether the bias is there
+    is fixed for the trace, so the replay keeps one branch, and its backward's `_rows(g)`
+    helper is pasted (and folded) too."""
+    layer = nn.Linear(4, 3, bias=bias)
+    x = ember.randn(5, 4)
+
+    def f():
+        layer.zero_grad()
+        out = layer(x)
+        out.sum().backward()
+        return out.detach(), layer.weight.grad
+
+    step = ember.compile(f)
+    want = [t.numpy().copy() for t in f()]
+    for _ in range(2):
+        assert all(_eq(a, b) for a, b in zip(step(), want))
+    body = step.source.split("def ")[1]
+    assert " else " not in body and "_rows" not in body and "np.matmul(" in body
+    assert bool(re.search(r"np\.matmul\(v\d+, v\d+\.T\) \+ v\d+", body)) is bias
+
+
 def _checked_fwd(x):
     if (x < 0).any():  # a check on values: the replay must run it
         raise ValueError("negative input")
