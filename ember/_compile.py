@@ -1251,10 +1251,12 @@ def _module_call(module, *args, **kwargs):
     return _ORIGINAL["module_call"](module, *args, **kwargs)
 
 
-def _opaque(step: Callable, plain: Callable | None) -> Callable:
+def _opaque(cls: type, step: Callable) -> Callable:
     """An optimizer's or lr scheduler's `step`: replayed by calling it (its state is Python),
-    or, where its class says when (`plain`: SGD's `_plain_lrs`) the step is the plain
-    `p -= lr * p.grad`, by doing that update in the replay's own code (see `_plain_lrs`)."""
+    or, where the class says when (SGD's `_plain_lrs`) the step is the plain
+    `p -= lr * p.grad`, by doing that update in the replay's own code (see `_plain_lrs`).
+    Not for a subclass that inherits `step`: it may change what the step does."""
+    plain = cls.__dict__.get("_plain_lrs")
 
     @functools.wraps(step)
     def recorded(self, *args, **kwargs):
@@ -1265,7 +1267,7 @@ def _opaque(step: Callable, plain: Callable | None) -> Callable:
             tr.fail(f"{type(self).__name__}.step with a closure or tensor arguments")
             return step(self, *args, **kwargs)
         plan = None
-        if plain is not None and not args and plain(self) is not None:
+        if plain is not None and type(self) is cls and not args and plain(self) is not None:
             plan = tuple(
                 (tuple(g["params"]), tuple(p for p in g["params"] if p._grad is not None))
                 for g in self.param_groups
@@ -1462,8 +1464,7 @@ class _Patched:
         for base in (Optimizer, LRScheduler):
             for cls in _subclasses(base):
                 if "step" in cls.__dict__:
-                    plain = cls.__dict__.get("_plain_lrs")
-                    put(cls, "step", _opaque(cls.__dict__["step"], plain))
+                    put(cls, "step", _opaque(cls, cls.__dict__["step"]))
         put(builtins, "print", _traced_print)
         _ACTIVE[0] = self.tr
 

@@ -321,6 +321,36 @@ def test_plain_sgd_update_is_replayed_inline_and_follows_the_optimizer():
     assert m2[2].bias.grad is None and _eq(m1[2].bias.detach(), m2[2].bias.detach())
 
 
+def test_a_subclass_of_sgd_keeps_its_step_call():
+    """A subclass may change what SGD's step does (here: clipping each update), so its step
+    is replayed by calling it, as other optimizers' are."""
+
+    class Clipped(ember.optim.SGD):
+        def _params_with_grad(self, group):
+            for p in super()._params_with_grad(group):
+                p.grad.clamp_(-0.01, 0.01)
+                yield p
+
+    def make():
+        ember.manual_seed(4)
+        model = nn.Linear(3, 2)
+        opt = Clipped(model.parameters(), lr=1.0)
+
+        def step():
+            opt.zero_grad()
+            model(ember.ones(4, 3)).sum().backward()
+            opt.step()
+
+        return model, step
+
+    (m1, s1), (m2, s2) = make(), make()
+    s2 = ember.compile(s2)
+    for _ in range(3):
+        s1(), s2()
+    assert "_plain_lrs" not in s2.source
+    assert _eq(m1.weight.detach(), m2.weight.detach()) and _eq(m1.bias.detach(), m2.bias.detach())
+
+
 def test_plain_sgd_replay_updates_a_parameter_given_a_gradient_between_calls():
     def make():
         ember.manual_seed(3)
