@@ -325,6 +325,8 @@ def test_a_subclass_of_sgd_keeps_its_step_call():
     """A subclass may change what SGD's step does (here: clipping each update), so its step
     is replayed by calling it, as other optimizers' are."""
 
+    ember.optim.SGD([nn.Parameter(ember.ones(1))])  # (SGD's step is wrapped: Clipped inherits it)
+
     class Clipped(ember.optim.SGD):
         def _params_with_grad(self, group):
             for p in super()._params_with_grad(group):
