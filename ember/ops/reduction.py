@@ -724,7 +724,7 @@ def _along(ufunc: np.ufunc, x: np.ndarray, axes: tuple) -> np.ndarray:
 
 def _short_rows(x: np.ndarray, axes: tuple) -> bool:
     """Whether `_along` reduces `x` as the columns of its transposed copy."""
-    return x.ndim == 2 and axes == (1,) and x.shape[1] <= 16 and x.shape[0] >= 32
+    return x.ndim == 2 and axes == (1,) and 0 < x.shape[1] <= 16 and x.shape[0] >= 32
 
 
 def _max_along(x: np.ndarray, axes: tuple) -> np.ndarray:
