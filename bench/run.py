@@ -128,7 +128,10 @@ class Server:
     def _read(self) -> None:
         for line in self.proc.stdout:
             if line.startswith("{"):
-                self.lines.put(json.loads(line))
+                try:
+                    self.lines.put(json.loads(line))
+                except ValueError:  # (a library's own output that looks like JSON)
+                    continue
         self.lines.put(None)
 
     def ask(self, request: str | None, timeout: float) -> dict:
