@@ -322,7 +322,7 @@ def test_plain_sgd_update_is_replayed_inline_and_follows_the_optimizer():
 
 
 def test_a_subclass_of_sgd_keeps_its_step_call():
-    """A subclass may change what SGD's step does (here: clipping each update), so its step
+    """A subclass may change what SGD's step does (here: clipping each gradient), so its step
     is replayed by calling it, as other optimizers' are."""
 
     ember.optim.SGD([nn.Parameter(ember.ones(1))])  # (SGD's step is wrapped: Clipped inherits it)
