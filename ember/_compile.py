@@ -1254,7 +1254,7 @@ def _module_call(module, *args, **kwargs):
 def _opaque(cls: type, step: Callable) -> Callable:
     """An optimizer's or lr scheduler's `step`: replayed by calling it (its state is Python),
     or, where the class says when (SGD's `_plain_lrs`) the step is the plain
-    `p -= lr * p.grad`, by doing that update in the replay's own code (see `_plain_lrs`).
+    `p -= lr * p.grad`, by doing that update in the replay's own code (see `_plain_step_lrs`).
     Not for a subclass that inherits `step`: it may change what the step does."""
     plain = cls.__dict__.get("_plain_lrs")
 
@@ -1285,7 +1285,7 @@ def _opaque(cls: type, step: Callable) -> Callable:
             lits = "".join(", " + tr.literal(a) for a in args)
             tr.emit(f"{tr.const(step)}({tr.const(self)}{lits})")
         else:
-            tr.emit(f"_lr = _plain_lrs({tr.const(self)}, {tr.const(plan)}, {tr.const(step)})")
+            tr.emit(f"_lr = _plain_step_lrs({tr.const(self)}, {tr.const(plan)}, {tr.const(step)})")
             updates = [
                 f"_x = {n}._data; _x -= _lr[{i}] * {n}._grad._data"
                 for i, group in enumerate(names)
@@ -1516,7 +1516,7 @@ def _accumulate(leaf: Tensor, grads: list) -> np.ndarray:
     return leaf._grad._data
 
 
-def _plain_lrs(opt: Any, plan: tuple, step: Callable) -> list | None:
+def _plain_step_lrs(opt: Any, plan: tuple, step: Callable) -> list | None:
     """A plain SGD step in the replay: each group's lr, when the step is still the plain update
     (`opt._plain_lrs()`) of the same parameters, with gradients on the same ones as at trace
     time (`plan`: per group, its parameters and those updated); the replay's next line does the
@@ -1569,7 +1569,7 @@ _GLOBALS = {
     "_sum_leading": _registry.sum_leading,
     "_make": Tensor._make,
     "_fresh_leaf": _fresh_leaf,
-    "_plain_lrs": _plain_lrs,
+    "_plain_step_lrs": _plain_step_lrs,
     "_bump_at": bump_at,
 }
 

@@ -306,7 +306,7 @@ def test_plain_sgd_update_is_replayed_inline_and_follows_the_optimizer():
         return all(_eq(a.detach(), b.detach()) for a, b in zip(m1.parameters(), m2.parameters()))
 
     assert same() and same()
-    assert "_plain_lrs(" in s2.source and "_x -= _lr[1] * " in s2.source
+    assert "_plain_step_lrs(" in s2.source and "_x -= _lr[1] * " in s2.source
     for o in (o1, o2):
         o.param_groups[1]["lr"] = 0.5
     assert same()
@@ -349,7 +349,7 @@ def test_a_subclass_of_sgd_keeps_its_step_call():
     s2 = ember.compile(s2)
     for _ in range(3):
         s1(), s2()
-    assert "_plain_lrs" not in s2.source
+    assert "_plain_step_lrs" not in s2.source
     assert _eq(m1.weight.detach(), m2.weight.detach()) and _eq(m1.bias.detach(), m2.bias.detach())
 
 
@@ -395,7 +395,7 @@ def test_plain_sgd_replay_follows_an_lr_scheduler_and_bumps_versions():
 
     for _ in range(4):
         eager(), compiled()
-    assert "_plain_lrs(" in compiled.source and len(compiled.traces) == 1
+    assert "_plain_step_lrs(" in compiled.source and len(compiled.traces) == 1
     assert o2.param_groups[0]["lr"] == o1.param_groups[0]["lr"] == 0.2 / 16
     assert all(_eq(a.detach(), b.detach()) for a, b in zip(m1.parameters(), m2.parameters()))
     assert [p._version for p in m1.parameters()] == [p._version for p in m2.parameters()]

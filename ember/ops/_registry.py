@@ -38,6 +38,7 @@ from ._saved import (
     freed_message,
     param_use,
 )
+from ._util import kept
 
 _FULL_NAME = re.compile(r"Backward\d+(_copy)?$|Backwards$|^(CopySlices|NotImplemented)$")
 _QUALIFIED = {"CopySlices": "ember::autograd::CopySlices"}  # torch: torch::autograd::CopySlices
@@ -631,22 +632,12 @@ def sum_leading(g: np.ndarray, n: int) -> np.ndarray:
     """`g` summed over its first `n` axes (a bias's gradient, over the batch), as an array of
     its own that AccumulateGrad may keep. A contiguous float32/float64 `g` is summed as a BLAS
     product with a vector of ones: about 2x faster than NumPy's sum down the rows, and as
-    accurate (each column is added in one pass either way). The ones are made once per batch
-    size and dtype: after a large matmul, making them again cost as much as the product."""
-    if g.ndim == n + 1 and g.flags.c_contiguous:
+    accurate (each column is added in one pass either way). The ones are kept per batch size
+    and dtype (`kept`)."""
+    if g.ndim == n + 1 and g.dtype.char in "fd" and g.flags.c_contiguous and g.size:
         m = g if n == 1 else g.reshape(-1, g.shape[-1])
-        ones = _ONES.get((m.shape[0], g.dtype))
-        if ones is None and g.dtype.char in "fd" and g.size:
-            if len(_ONES) >= 16:
-                _ONES.clear()
-            ones = _ONES[m.shape[0], g.dtype] = np.ones(m.shape[0], g.dtype)
-            ones.flags.writeable = False
-        if ones is not None:
-            return ones @ m
+        return kept(np.ones, m.shape[0], g.dtype) @ m
     return g.sum(axis=tuple(range(n)))
-
-
-_ONES: dict[tuple[int, np.dtype], np.ndarray] = {}  # sum_leading's vectors of ones, read-only
 
 
 def sum_axes(gshape: tuple, shape: tuple) -> tuple:

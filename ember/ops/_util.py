@@ -1,8 +1,9 @@
-"""Argument normalisation shared by the ops modules: dims, shapes, scalars, with torch's errors."""
+"""Argument normalisation shared by the ops modules: dims, shapes, scalars, with torch's errors;
+and the constant arrays the hot rules reuse (`kept`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -75,3 +76,20 @@ def refuse_complex_grad(name: str, *xs: Any) -> None:
         raise RuntimeError(
             f"{name} does not support automatic differentiation for outputs with complex dtype."
         )
+
+
+def kept(make: Callable[..., np.ndarray], *args: Any) -> np.ndarray:
+    """`make(*args)` (`np.ones(rows, dtype)`, `np.arange(n)`), made once and kept read-only for
+    the next call with the same arguments. Made again every step, right after a large matmul,
+    a vector of ones cost as much as the product that used it."""
+    key = (make, *args)
+    a = _KEPT.get(key)
+    if a is None:
+        if len(_KEPT) >= 32:
+            _KEPT.clear()
+        a = _KEPT[key] = make(*args)
+        a.flags.writeable = False
+    return a
+
+
+_KEPT: dict[tuple, np.ndarray] = {}

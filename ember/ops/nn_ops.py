@@ -24,7 +24,7 @@ from ..autograd.grad_mode import no_grad
 from ._inplace import _scalar_name, apply_inplace
 from ._registry import defop, replayed, value_check
 from ._saved import type_name
-from ._util import refuse_complex, refuse_complex_grad, wrap_dim
+from ._util import kept, refuse_complex, refuse_complex_grad, wrap_dim
 from .indexing import _check_rows
 from .linalg import einsum, matmul
 from .pointwise import CLAMP_COMPLEX, erf, exp, relu_, rsqrt, sigmoid, tanh, where
@@ -935,23 +935,9 @@ def _nll_pick(x: np.ndarray, target: np.ndarray, weight, ignore_index: int) -> t
     if x.ndim == 1:
         return (safe,), w
     if x.ndim == 2:
-        return (_aranged(len(safe)), safe), w
+        return (kept(np.arange, len(safe)), safe), w
     batch, *spatial = np.indices(target.shape, sparse=True)
     return (batch, safe, *spatial), w
-
-
-def _aranged(n: int) -> np.ndarray:
-    """np.arange(n), read-only and kept for the next batch of the same size."""
-    a = _ARANGED.get(n)
-    if a is None:
-        if len(_ARANGED) >= 16:
-            _ARANGED.clear()
-        a = _ARANGED[n] = np.arange(n)
-        a.flags.writeable = False
-    return a
-
-
-_ARANGED: dict[int, np.ndarray] = {}
 
 
 @value_check
@@ -971,7 +957,7 @@ def _nll_count(x: np.ndarray, target: np.ndarray, w) -> np.ndarray:
 def _nll_loss_fwd(x, target, weight, ignore_index, reduction):
     where, w = _nll_pick(x, target, weight, ignore_index)
     if reduction == "mean" and w is None:  # (-(sum) is sum(-): negation rounds symmetrically)
-        return -x[where].sum() / x.dtype.type(target.size)
+        return -x[where].sum() / _nll_count(x, target, w)
     loss = -x[where] if w is None else -x[where] * w
     # Matches torch: the weighted mean divides by the summed weights of the counted targets.
     if reduction == "mean":
